@@ -1,0 +1,87 @@
+"""Phase 9, `prepare_output`: the output directory, and the hub repository if asked.
+
+The directory is created on the main process only (the others wait at a barrier and
+then see it), with ``exist_ok``; an existing directory is used as it is and never
+emptied. With `push_to_hub`, the hub repository is created through `huggingface_hub`
+on the main process (``HF_ENDPOINT`` selects the server). Rollback removes only the
+directories this phase created, and only while they are empty; it never deletes a
+remote repository.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from events.types import OutputPrepared
+from handlers.base import Phase
+
+if TYPE_CHECKING:
+    from handlers.context import SetupContext
+
+__all__ = ["PrepareOutputPhase", "create_hub_repo", "hub_repo_id"]
+
+
+def hub_repo_id(config: Any) -> str:
+    """`hub_model_id`, or the output directory's name, as transformers derives it."""
+    return config.hub_model_id or Path(config.resolved_output_dir).absolute().name
+
+
+def create_hub_repo(config: Any) -> str:
+    """Create (or find) the hub repository for `config`; returns its repo id."""
+    from huggingface_hub import HfApi
+
+    api = HfApi(endpoint=os.environ.get("HF_ENDPOINT") or None, token=config.hub_token)
+    url = api.create_repo(hub_repo_id(config), private=config.hub_private_repo, exist_ok=True)
+    return str(url.repo_id)
+
+
+def _missing_parents(path: Path) -> list[Path]:
+    """`path` and those of its parents that do not exist yet, deepest first."""
+    missing = []
+    for candidate in (path, *path.parents):
+        if candidate.exists():
+            break
+        missing.append(candidate)
+    return missing
+
+
+class PrepareOutputPhase(Phase):
+    """Create the output directory (main process) and the hub repository (when asked)."""
+
+    trigger = "prepare_output"
+    reads = frozenset({"output_dir", "push_to_hub", "hub_model_id", "hub_token", "hub_private_repo"})
+
+    def run(self, ctx: SetupContext) -> OutputPrepared:
+        config, accelerator = ctx.config, ctx.accelerator
+        output_dir = Path(config.resolved_output_dir)
+        is_main = accelerator.is_main_process
+        created: list[Path] = []
+        repo_id = None
+        with accelerator.main_process_first():
+            if is_main:
+                if output_dir.exists() and not output_dir.is_dir():
+                    msg = f"output_dir={str(output_dir)!r} exists and is not a directory; choose another output_dir"
+                    raise NotADirectoryError(msg)
+                created = _missing_parents(output_dir.absolute())
+                ctx.undo[self.trigger] = created
+                output_dir.mkdir(parents=True, exist_ok=True)
+                if config.push_to_hub:
+                    repo_id = create_hub_repo(config)
+        ctx.output_dir = str(output_dir)
+        ctx.output_dir_created = bool(created)
+        ctx.hub_repo_id = repo_id
+        return OutputPrepared(
+            output_dir=str(output_dir),
+            created=bool(created),
+            main_process=is_main,
+            hub_repo=repo_id,
+        )
+
+    def rollback(self, ctx: SetupContext) -> None:
+        for path in ctx.undo.get(self.trigger) or ():
+            try:
+                path.rmdir()  # only empty directories: never a user's files
+            except OSError:
+                break
