@@ -65,9 +65,7 @@ class TinyTransformerLM(nn.Module):
         self.encoder = nn.TransformerEncoder(layer, c.num_layers, enable_nested_tensor=False)
         self.head = nn.Linear(c.hidden_size, c.vocab_size)
 
-    def forward(
-        self, input_ids: torch.Tensor, labels: torch.Tensor | None = None, **kwargs: Any
-    ) -> dict[str, Any]:
+    def forward(self, input_ids: torch.Tensor, labels: torch.Tensor | None = None, **kwargs: Any) -> dict[str, Any]:
         seq = input_ids.size(1)
         pos = torch.arange(seq, device=input_ids.device)
         hidden = self.embed(input_ids) + self.positions(pos)

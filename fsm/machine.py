@@ -391,42 +391,54 @@ class TrainerInit:
             self._attempts[spec.trigger] = attempt
             self.bus.emit(PhaseStarted, phase=spec.trigger, attempt=attempt, source=spec.source, dest=spec.dest)
             started = time.monotonic()
+            fact: Any = None
+            error: Exception | None = None
             try:
                 fact = phase.run(self.context)
             except Exception as exc:
-                duration = time.monotonic() - started
-                self._roll_back(spec, reason="failed", attempt=attempt)
-                retry = policy.should_retry(exc, attempt)
-                self.bus.emit(
-                    PhaseFailed,
-                    phase=spec.trigger,
-                    attempt=attempt,
-                    error_type=type(exc).__name__,
-                    error=scrub_text(str(exc)),
-                    duration_s=duration,
-                    final=not retry,
-                )
-                if not retry:
-                    msg = f"phase {spec.trigger!r} failed on attempt {attempt}: {type(exc).__name__}: {exc}"
-                    raise PhaseError(scrub_text(msg), phase=spec.trigger, attempt=attempt, state=spec.source) from exc
-                delay = policy.delay(attempt)
-                self.bus.emit(
-                    PhaseRetrying,
-                    phase=spec.trigger,
-                    attempt=attempt + 1,
-                    delay_s=delay,
-                    error_type=type(exc).__name__,
-                    error=scrub_text(str(exc)),
-                )
-                self.sleep(delay)
-                continue
+                error = exc
             except BaseException:  # interrupted: undo the phase, stay where we were
                 self._roll_back(spec, reason="cancelled", attempt=attempt)
                 raise
-            self._duration = time.monotonic() - started
-            if isinstance(fact, FactEvent):
-                self.bus.publish(fact, phase=spec.trigger, attempt=attempt)
-            return
+            error = self._agree(spec, attempt, error)
+            duration = time.monotonic() - started
+            if error is None:
+                self._duration = duration
+                if isinstance(fact, FactEvent):
+                    self.bus.publish(fact, phase=spec.trigger, attempt=attempt)
+                return
+            self._roll_back(spec, reason="failed", attempt=attempt)
+            retry = policy.should_retry(error, attempt)
+            self.bus.emit(
+                PhaseFailed,
+                phase=spec.trigger,
+                attempt=attempt,
+                error_type=type(error).__name__,
+                error=scrub_text(str(error)),
+                duration_s=duration,
+                final=not retry,
+            )
+            if not retry:
+                msg = f"phase {spec.trigger!r} failed on attempt {attempt}: {type(error).__name__}: {error}"
+                raise PhaseError(scrub_text(msg), phase=spec.trigger, attempt=attempt, state=spec.source) from error
+            delay = policy.delay(attempt)
+            self.bus.emit(
+                PhaseRetrying,
+                phase=spec.trigger,
+                attempt=attempt + 1,
+                delay_s=delay,
+                error_type=type(error).__name__,
+                error=scrub_text(str(error)),
+            )
+            self.sleep(delay)
+
+    def _agree(self, spec: PhaseSpec, attempt: int, error: Exception | None) -> Exception | None:
+        """Agree on the phase's outcome with the other ranks; returns the error to act on.
+
+        In a single process the local outcome stands. In a distributed run every rank
+        must fail a phase that failed on any rank (see `fsm.distributed`).
+        """
+        return error
 
     def _phase_completed(self, event_data: Any) -> None:
         trigger = event_data.event.name
