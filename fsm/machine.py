@@ -492,7 +492,10 @@ class TrainerInit:
         self._last_good_state = None
 
     def _ready(self) -> None:
-        self._setup = TrainerSetup.from_context(self.context)
+        ctx = self.context
+        if ctx.callback_handler is not None:  # the one init-time hook transformers has
+            ctx.control = ctx.callback_handler.call("on_init_end", ctx.config, ctx.state, ctx.control)
+        self._setup = TrainerSetup.from_context(ctx)
         started = self._started_at if self._started_at is not None else time.monotonic()
         self.bus.emit(InitReady, duration_s=time.monotonic() - started)
 
