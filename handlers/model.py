@@ -16,21 +16,34 @@ from handlers.base import Phase
 if TYPE_CHECKING:
     from handlers.context import SetupContext
 
-__all__ = ["ResolveModelPhase", "call_model_init", "describe_model"]
+__all__ = ["ResolveModelPhase", "call_model_init", "describe_model", "model_init_arity"]
+
+
+def model_init_arity(model_init: Any) -> int | None:
+    """How many arguments `model_init` is called with: 0, 1 (the trial), or None if neither fits."""
+    try:
+        signature = inspect.signature(model_init)
+    except (TypeError, ValueError):
+        return 0
+    for arity, args in ((0, ()), (1, (None,))):
+        try:
+            signature.bind(*args)
+        except TypeError:
+            continue
+        return arity
+    return None
 
 
 def call_model_init(model_init: Any, trial: Any = None) -> Any:
-    """Call `model_init` with 0 or 1 argument, as transformers does, and check the result."""
-    n_params = len(inspect.signature(model_init).parameters)
-    if n_params == 0:
-        model = model_init()
-    elif n_params == 1:
-        model = model_init(trial)
-    else:
-        msg = f"model_init must take 0 or 1 argument, but {model_init!r} takes {n_params}"
+    """Call `model_init` with no argument, or with the trial when it needs one, and check the result."""
+    arity = model_init_arity(model_init)
+    if arity is None:
+        msg = f"model_init must be callable with 0 or 1 argument, but {model_init!r} needs more"
         raise TypeError(msg)
+    model = model_init() if arity == 0 else model_init(trial)
     if model is None:
-        msg = f"model_init {getattr(model_init, '__qualname__', model_init)!r} returned None; it must return a model"
+        name = getattr(model_init, "__qualname__", repr(model_init))
+        msg = f"model_init {name!r} returned None; it must return a model"
         raise RuntimeError(msg)
     return model
 

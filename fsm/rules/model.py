@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Iterator
 
 from fsm.guards import GuardSubject, rule
@@ -33,9 +32,10 @@ def init_arity(s: GuardSubject) -> Iterator[tuple[str, str]]:
     if not callable(model_init):
         yield f"model_init is a {type(model_init).__name__}, not a callable", "pass a function that returns the model"
         return
-    try:
-        n = len(inspect.signature(model_init).parameters)
-    except (TypeError, ValueError):
-        return
-    if n > 1:
-        yield f"model_init takes {n} arguments", "make model_init take no argument, or one (the hyper-parameter trial)"
+    from handlers.model import model_init_arity
+
+    if model_init_arity(model_init) is None:
+        yield (
+            "model_init cannot be called with 0 or 1 argument",
+            "make model_init take no argument, or one (the hyper-parameter trial)",
+        )
