@@ -53,7 +53,7 @@ class StorePhase(Phase):
     """Keep the data and helpers a training loop needs, choosing the default collator."""
 
     trigger = "store"
-    reads = frozenset({"max_steps", "eval_strategy", "remove_unused_columns"})
+    reads = frozenset()
 
     def run(self, ctx: SetupContext) -> ArgumentsStored:
         inputs = ctx.inputs
