@@ -186,7 +186,7 @@ def test_model_init_returning_none_is_a_clear_error(cpu_config):
 def test_both_model_and_model_init_are_rejected_before_anything(cpu_config):
     """Giving both is rejected by the guards; the machine stays Uninitialized."""
     init = TrainerInit(cpu_config, model=TinyMLP(), model_init=TinyMLP)
-    with pytest.raises(ConfigError, match="model.exactly_one"):
+    with pytest.raises(ConfigError, match=r"model\.exactly_one"):
         init.run()
     assert init.state == INITIAL
 
