@@ -21,6 +21,7 @@ Failure semantics, written once:
 
 from __future__ import annotations
 
+import inspect
 import os
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -43,6 +44,7 @@ from events.types import (
     Reconfigured,
 )
 from fsm.config import InitConfig
+from fsm.distributed import RankAgreement
 from fsm.exceptions import ConfigError, PhaseError, StateError
 from fsm.guards import GuardSubject, Violation, format_violations, run_rules
 from fsm.phases import FAILED, INITIAL, PHASES, READY, STATES, TRIGGERS, PhaseSpec, next_phase, phase_for
@@ -100,6 +102,9 @@ class TrainerInit:
         bus: an `EventBus` to emit on (a new one by default).
         log: subscribe a `StructlogSubscriber` (True, the default: at the config's
             log level, warnings when "passive"), a subscriber of your own, or False.
+        agreement_timeout: in a distributed run, seconds a rank waits for the others'
+            outcome of each phase before failing it with `AgreementTimeoutError`
+            (default: the config's ``ddp_timeout``). See `fsm.distributed`.
 
     Example:
         >>> setup = TrainerInit(InitConfig(output_dir="out"), model=model).run()
@@ -128,6 +133,7 @@ class TrainerInit:
         retry: RetryPolicy | Mapping[str, RetryPolicy] | None = None,
         bus: EventBus | None = None,
         log: bool | Callable[[Any], Any] = True,
+        agreement_timeout: float | None = None,
     ) -> None:
         if config is None:
             config = InitConfig()
@@ -156,9 +162,17 @@ class TrainerInit:
         )
         self.phases = self._resolve_handlers(handlers)
         self.retry_plan = RetryPlan(retry, TRIGGERS)
+        self._ranks = RankAgreement(timeout=agreement_timeout)
         if bus is None:
             rank, world_size = _env_rank()
-            bus = self.bus_cls(rank=rank, world_size=world_size)
+            run_id = self._ranks.run_id(self._ranks.timeout_for(config))  # the same on every rank
+            bus = self.bus_cls(rank=rank, world_size=world_size, run_id=run_id)
+        elif not isinstance(bus, self.bus_cls) or bus.accepts_coroutines != self.bus_cls.accepts_coroutines:
+            msg = (
+                f"bus: {type(self).__name__} delivers events on a {self.bus_cls.__name__}, "
+                f"not a {type(bus).__name__}; pass a {self.bus_cls.__name__} or leave bus out"
+            )
+            raise ConfigError(msg)
         self.bus = bus
         self.context = SetupContext(config=config, inputs=self.inputs, bus=bus)
         if log is True:
@@ -180,8 +194,8 @@ class TrainerInit:
 
     # ------------------------------------------------------------ construction
 
-    @staticmethod
-    def _resolve_handlers(handlers: Mapping[str, PhaseHandler] | None) -> dict[str, PhaseHandler]:
+    @classmethod
+    def _resolve_handlers(cls, handlers: Mapping[str, PhaseHandler] | None) -> dict[str, PhaseHandler]:
         phases = default_phases()
         for trigger, handler in (handlers or {}).items():
             if trigger not in phases:
@@ -190,8 +204,19 @@ class TrainerInit:
             if not callable(getattr(handler, "run", None)):
                 msg = f"handlers[{trigger!r}] must have a run(ctx) method (see handlers.PhaseHandler)"
                 raise ConfigError(msg)
+            cls._check_handler(trigger, handler)
             phases[trigger] = handler
         return phases
+
+    @classmethod
+    def _check_handler(cls, trigger: str, handler: PhaseHandler) -> None:
+        """Reject a phase this machine cannot drive (here: a coroutine `run`)."""
+        if inspect.iscoroutinefunction(handler.run):
+            msg = (
+                f"handlers[{trigger!r}].run is a coroutine function; TrainerInit cannot await it. "
+                "Use fsm.AsyncTrainerInit, or make run a plain function"
+            )
+            raise ConfigError(msg)
 
     def _machine_class(self) -> type[Any]:
         if self.machine_cls is not None:
@@ -271,6 +296,11 @@ class TrainerInit:
 
     def step(self) -> str:
         """Run exactly one phase; returns the new state's name."""
+        self._advance(self._next_spec())
+        return self.state
+
+    def _next_spec(self) -> PhaseSpec:
+        """The phase `step()` runs (starting the set-up first); StateError when there is none."""
         if self.state == FAILED:
             msg = (
                 f"the machine is in Failed (phase {self._failed_phase!r} failed); "
@@ -284,18 +314,21 @@ class TrainerInit:
             self._start()
         spec = next_phase(self.state)
         assert spec is not None
-        self._advance(spec)
-        return self.state
+        return spec
 
     def retry(self) -> str:
         """Re-run only the phase that failed; returns the new state's name."""
+        self._advance(self._retry_spec())
+        return self.state
+
+    def _retry_spec(self) -> PhaseSpec:
+        """The failed phase, with the failure cleared (back in the last good state)."""
         if self.state != FAILED or self._failed_phase is None:
             msg = f"retry() needs a failed phase, but the machine is in {self.state}; use step() or run()"
             raise StateError(msg)
         spec = phase_for(self._failed_phase)
         self._clear_failure()
-        self._advance(spec)
-        return self.state
+        return spec
 
     def resume(self) -> TrainerSetup:
         """Go on to Ready from wherever the machine is, retrying a failed phase first."""
@@ -324,7 +357,7 @@ class TrainerInit:
         if affected:
             for spec in reversed(completed[affected[0].index :]):
                 self._roll_back(spec, reason="reconfigure")
-                self._model.rollback()
+                self._take_edge("rollback")
         self._config = new_config
         self.context.config = new_config
         self._setup = None
@@ -369,6 +402,10 @@ class TrainerInit:
         except PhaseError as err:
             self._fail(spec, err)
             raise
+        self._advanced(spec, moved)
+
+    def _advanced(self, spec: PhaseSpec, moved: bool) -> None:
+        """After `spec`'s trigger: a guard rejection raises; reaching Ready ends the set-up."""
         if not moved:
             self._reject(self._pending_violations, phase=spec.trigger)
         if self.state == READY:
@@ -381,16 +418,15 @@ class TrainerInit:
         return not self._pending_violations
 
     def _run_phase(self, event_data: Any) -> None:
-        spec = phase_for(event_data.event.name)
+        """The `before` callback of a phase's transition: its attempts, run here in turn.
+
+        The decisions live in `_begin_phase`, `_begin_attempt` and `_end_attempt`, shared
+        with `AsyncTrainerInit`, which only drives the same loop with awaits.
+        """
+        spec = self._begin_phase(event_data.event.name)
         phase = self.phases[spec.trigger]
-        policy = self.retry_plan.for_trigger(spec.trigger)
-        snapshot = self.context.snapshot()
-        self._snapshots[spec.trigger] = snapshot
         while True:
-            attempt = self._attempts.get(spec.trigger, 0) + 1
-            self._attempts[spec.trigger] = attempt
-            self.bus.emit(PhaseStarted, phase=spec.trigger, attempt=attempt, source=spec.source, dest=spec.dest)
-            started = time.monotonic()
+            attempt, started = self._begin_attempt(spec)
             fact: Any = None
             error: Exception | None = None
             try:
@@ -400,37 +436,63 @@ class TrainerInit:
             except BaseException:  # interrupted: undo the phase, stay where we were
                 self._roll_back(spec, reason="cancelled", attempt=attempt)
                 raise
-            error = self._agree(spec, attempt, error)
-            duration = time.monotonic() - started
-            if error is None:
-                self._duration = duration
-                if isinstance(fact, FactEvent):
-                    self.bus.publish(fact, phase=spec.trigger, attempt=attempt)
+            delay = self._end_attempt(spec, attempt, started, fact, error)
+            if delay is None:
                 return
-            self._roll_back(spec, reason="failed", attempt=attempt)
-            retry = policy.should_retry(error, attempt)
-            self.bus.emit(
-                PhaseFailed,
-                phase=spec.trigger,
-                attempt=attempt,
-                error_type=type(error).__name__,
-                error=scrub_text(str(error)),
-                duration_s=duration,
-                final=not retry,
-            )
-            if not retry:
-                msg = f"phase {spec.trigger!r} failed on attempt {attempt}: {type(error).__name__}: {error}"
-                raise PhaseError(scrub_text(msg), phase=spec.trigger, attempt=attempt, state=spec.source) from error
-            delay = policy.delay(attempt)
-            self.bus.emit(
-                PhaseRetrying,
-                phase=spec.trigger,
-                attempt=attempt + 1,
-                delay_s=delay,
-                error_type=type(error).__name__,
-                error=scrub_text(str(error)),
-            )
             self.sleep(delay)
+
+    def _begin_phase(self, trigger: str) -> PhaseSpec:
+        """Snapshot the context before the phase `trigger` first runs."""
+        spec = phase_for(trigger)
+        self._snapshots[spec.trigger] = self.context.snapshot()
+        return spec
+
+    def _begin_attempt(self, spec: PhaseSpec) -> tuple[int, float]:
+        """Count and announce an attempt; returns its number and start time."""
+        attempt = self._attempts.get(spec.trigger, 0) + 1
+        self._attempts[spec.trigger] = attempt
+        self.bus.emit(PhaseStarted, phase=spec.trigger, attempt=attempt, source=spec.source, dest=spec.dest)
+        return attempt, time.monotonic()
+
+    def _end_attempt(
+        self, spec: PhaseSpec, attempt: int, started: float, fact: Any, error: Exception | None
+    ) -> float | None:
+        """Settle an attempt: None when the phase is done, else the delay before the next.
+
+        A failed attempt is rolled back; a final failure raises `PhaseError`.
+        """
+        policy = self.retry_plan.for_trigger(spec.trigger)
+        error = self._agree(spec, attempt, error)
+        duration = time.monotonic() - started
+        if error is None:
+            self._duration = duration
+            if isinstance(fact, FactEvent):
+                self.bus.publish(fact, phase=spec.trigger, attempt=attempt)
+            return None
+        self._roll_back(spec, reason="failed", attempt=attempt)
+        retry = policy.should_retry(error, attempt)
+        self.bus.emit(
+            PhaseFailed,
+            phase=spec.trigger,
+            attempt=attempt,
+            error_type=type(error).__name__,
+            error=scrub_text(str(error)),
+            duration_s=duration,
+            final=not retry,
+        )
+        if not retry:
+            msg = f"phase {spec.trigger!r} failed on attempt {attempt}: {type(error).__name__}: {error}"
+            raise PhaseError(scrub_text(msg), phase=spec.trigger, attempt=attempt, state=spec.source) from error
+        delay = policy.delay(attempt)
+        self.bus.emit(
+            PhaseRetrying,
+            phase=spec.trigger,
+            attempt=attempt + 1,
+            delay_s=delay,
+            error_type=type(error).__name__,
+            error=scrub_text(str(error)),
+        )
+        return delay
 
     def _agree(self, spec: PhaseSpec, attempt: int, error: Exception | None) -> Exception | None:
         """Agree on the phase's outcome with the other ranks; returns the error to act on.
@@ -438,7 +500,13 @@ class TrainerInit:
         In a single process the local outcome stands. In a distributed run every rank
         must fail a phase that failed on any rank (see `fsm.distributed`).
         """
-        return error
+        return self._ranks.agree(
+            spec.trigger,
+            attempt,
+            error,
+            policy=self.retry_plan.for_trigger(spec.trigger),
+            timeout=self._ranks.timeout_for(self._config),
+        )
 
     def _phase_completed(self, event_data: Any) -> None:
         trigger = event_data.event.name
@@ -473,7 +541,7 @@ class TrainerInit:
         self._failed_phase = spec.trigger
         self._error = err.__cause__ or err
         self._last_good_state = self.state
-        self._model.fail()
+        self._take_edge("fail")
         self.bus.emit(
             InitFailed,
             phase=spec.trigger,
@@ -483,6 +551,17 @@ class TrainerInit:
             error_type=type(self._error).__name__,
             error=scrub_text(str(self._error)),
         )
+
+    def _take_edge(self, trigger: str) -> None:
+        """Take the table's callback-free edge `trigger` (``fail``, ``rollback``) from here.
+
+        These edges run no callbacks, so both machines take them at once, without awaiting.
+        """
+        edges = self._machine.get_transitions(trigger, source=self.state)
+        if not edges:
+            msg = f"the machine has no {trigger!r} edge from {self.state}"
+            raise StateError(msg)
+        self._machine.set_state(edges[0].dest, model=self._model)
 
     def _clear_failure(self) -> None:
         if self.state == FAILED and self._last_good_state is not None:
