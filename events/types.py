@@ -248,7 +248,6 @@ class StrategyResolved(FactEvent):
     """Phase `resolve_strategy`: how the model is spread over processes and devices."""
 
     distributed_type: str = ""
-    world_size: int = 1
     is_model_parallel: bool = False
     fsdp: bool = False
     deepspeed: bool = False

@@ -65,7 +65,6 @@ class ResolveStrategyPhase(Phase):
         ctx.placement_reasons = tuple(reasons)
         return StrategyResolved(
             distributed_type=str(accelerator.distributed_type.value),
-            world_size=accelerator.num_processes,
             is_model_parallel=ctx.is_model_parallel,
             fsdp=ctx.is_fsdp_enabled,
             deepspeed=ctx.is_deepspeed_enabled,
