@@ -214,7 +214,7 @@ def _collator(spec: FactorySpec, factory: Callable[..., Any]) -> Any:
         return _call(spec, factory)
     if not spec.kwargs:
         return factory
-    return functools.partial(factory, **spec.kwargs)
+    return functools.update_wrapper(functools.partial(factory, **spec.kwargs), factory)
 
 
 # ---------------------------------------------------------------- reading and parsing

@@ -177,9 +177,10 @@ def make_console(stream: IO[str] | None = None, *, plain: bool = False) -> Conso
 
     stream = stream or sys.stdout
     is_tty = bool(getattr(stream, "isatty", lambda: False)()) and not plain
+    # markup=False: user text (callback names, errors) may hold [brackets].
     if is_tty:
-        return Console(file=stream)
-    return Console(file=stream, force_terminal=False, no_color=True, width=120, highlight=False)
+        return Console(file=stream, markup=False, highlight=False)
+    return Console(file=stream, force_terminal=False, no_color=True, width=120, markup=False, highlight=False)
 
 
 def _status_cell(board: PhaseBoard, row: PhaseRow) -> RenderableType:

@@ -96,7 +96,7 @@ def run(args: argparse.Namespace) -> int:
     init.bus.subscribe("*", display, priority=-100)
 
     if not as_json:
-        console.print(f"trainer-fsm init: {file.source} ({file.describe()})", highlight=False)
+        console.print(f"trainer-fsm init: {file.source} ({file.describe()})", soft_wrap=True)
     try:
         with display:
             setup = init.run()
@@ -125,12 +125,12 @@ def _audit_path(init: TrainerInit, setup: TrainerSetup | None) -> str | None:
 
 def _report_ready(console: Console, init: TrainerInit, setup: TrainerSetup, board: PhaseBoard) -> None:
     total = f"{board.total_s:.2f} s" if board.total_s is not None else "?"
-    console.print(f"Ready in {total} (run {setup.run_id}). Output directory: {setup.output_dir}", highlight=False)
+    console.print(f"Ready in {total} (run {setup.run_id}). Output directory: {setup.output_dir}")
     audit = _audit_path(init, setup)
     if audit:
-        console.print(f"Audit log: {audit}  (check it: trainer-fsm audit verify {audit})", highlight=False)
+        console.print(f"Audit log: {audit}  (check it: trainer-fsm audit verify {audit})")
     else:
-        console.print("Audit log: none was written for this run", highlight=False)
+        console.print("Audit log: none was written for this run")
 
 
 def _report_failure(init: TrainerInit, exc: PhaseError) -> None:
@@ -171,8 +171,7 @@ def _train(setup: TrainerSetup, steps: int, *, console: Console | None) -> list[
     if console is not None:
         console.print(
             f"Training {steps} step{'s' if steps != 1 else ''} "
-            f"(batch {setup.config.per_device_train_batch_size}, lr {setup.config.learning_rate}, {setup.device}):",
-            highlight=False,
+            f"(batch {setup.config.per_device_train_batch_size}, lr {setup.config.learning_rate}, {setup.device}):"
         )
     losses: list[float] = []
     batches = iter(loader)
@@ -197,8 +196,8 @@ def _train(setup: TrainerSetup, steps: int, *, console: Console | None) -> list[
         if console is None:
             print(json.dumps({"event": "TrainStep", "step": step, "loss": losses[-1]}), flush=True)
         elif step % every == 0 or step in (1, steps):
-            console.print(f"  step {step:>{len(str(steps))}}/{steps}  loss {losses[-1]:.4f}", highlight=False)
+            console.print(f"  step {step:>{len(str(steps))}}/{steps}  loss {losses[-1]:.4f}")
     if console is not None and len(losses) > 1:
         change = (losses[-1] - losses[0]) / losses[0] * 100 if losses[0] else 0.0
-        console.print(f"Loss {losses[0]:.4f} -> {losses[-1]:.4f} ({change:+.0f}%) over {steps} steps.", highlight=False)
+        console.print(f"Loss {losses[0]:.4f} -> {losses[-1]:.4f} ({change:+.0f}%) over {steps} steps.")
     return losses
