@@ -27,6 +27,7 @@ def _check_events_package() -> None:
 
 _check_events_package()
 
+from fsm.async_machine import AsyncTrainerInit  # noqa: E402
 from fsm.config import InitConfig  # noqa: E402
 from fsm.exceptions import ConfigError, PhaseError, StateError, TrainerFsmError  # noqa: E402
 from fsm.guards import Violation, validate  # noqa: E402
@@ -48,6 +49,7 @@ __all__ = [
     "READY",
     "STATES",
     "TRIGGERS",
+    "AsyncTrainerInit",
     "ConfigError",
     "InitConfig",
     "PhaseError",

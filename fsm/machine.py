@@ -112,6 +112,7 @@ class TrainerInit:
 
     bus_cls: type[EventBus] = EventBus
     machine_cls: type[Any] | None = None  # transitions.Machine, imported lazily
+    default_sleep: Callable[[float], Any] = staticmethod(time.sleep)  # waits between retries
 
     def __init__(
         self,
@@ -179,7 +180,7 @@ class TrainerInit:
             self.bus.subscribe("*", StructlogSubscriber(level=_log_level_for(config)))
         elif callable(log):
             self.bus.subscribe("*", log)
-        self.sleep: Callable[[float], None] = time.sleep
+        self.sleep: Callable[[float], Any] = self.default_sleep
         self._snapshots: dict[str, dict[str, Any]] = {}
         self._attempts: dict[str, int] = {}
         self._started_at: float | None = None
