@@ -394,7 +394,8 @@ class TrainerInit:
             violations=[v.to_dict() for v in violations],
             state=self.state,
         )
-        raise ConfigError(format_violations(violations), violations)
+        message = format_violations(violations, trigger=phase, state=self.state if phase else None)
+        raise ConfigError(message, violations)
 
     def _advance(self, spec: PhaseSpec) -> None:
         self._pending_violations = []

@@ -1,10 +1,88 @@
-"""Rules on the model inputs: exactly one of `model` and `model_init`, and its arity."""
+"""Rules on the model: exactly one of `model` and `model_init`, its arity, and that the
+model is a torch module that can compute a loss.
+
+A model "can compute a loss" when its forward takes a label argument (``labels``,
+``*_label(s)``, ``start/end_positions``, or a name in `label_names`), takes
+``return_loss=True``, or takes ``**kwargs`` (labels reach it there), or when the loss
+is computed outside it (`compute_loss_func`, or label smoothing from the logits). A
+transformers base model without a head (``BertModel``: it is its own
+``base_model_prefix`` module) only computes hidden states, whatever its kwargs; a plain
+torch module such as ``nn.Linear`` has no way to get labels. Both are refused. A model
+given directly is checked before anything runs; one built by `model_init` is checked on
+the transition right after it was built (``resolve_strategy``).
+"""
 
 from __future__ import annotations
 
+import inspect
+import sys
 from collections.abc import Iterator
+from typing import Any
 
 from fsm.guards import GuardSubject, rule
+
+__all__ = ["loss_problem"]
+
+_LABEL_SUFFIXES = ("_label", "_labels")
+_SPAN_LABELS = ("start_positions", "end_positions")
+
+
+def _is_module(obj: Any) -> bool:
+    torch = sys.modules.get("torch")  # an nn.Module cannot exist before torch is imported
+    return torch is not None and isinstance(obj, torch.nn.Module)
+
+
+def _unwrap(model: Any) -> Any:
+    seen = set()
+    while id(model) not in seen:
+        seen.add(id(model))
+        inner = getattr(model, "module", None) or getattr(model, "_orig_mod", None)
+        if inner is None:
+            break
+        model = inner
+    return model
+
+
+def loss_problem(model: Any, s: GuardSubject) -> str | None:
+    """Why `model` cannot compute a training loss under `s`, or None when it can."""
+    if s.input("compute_loss_func") is not None or s.config.label_smoothing_factor:
+        return None
+    model = _unwrap(model)
+    try:
+        params = inspect.signature(model.forward).parameters
+    except (AttributeError, TypeError, ValueError):
+        return None
+    label_names = set(s.config.label_names or ())
+    if any(n == "labels" or n.endswith(_LABEL_SUFFIXES) or n in _SPAN_LABELS or n in label_names for n in params):
+        return None
+    return_loss = params.get("return_loss")
+    if return_loss is not None and return_loss.default is True:
+        return None
+    name = type(model).__name__
+    prefix = getattr(model, "base_model_prefix", None)
+    if isinstance(prefix, str) and prefix and hasattr(model, "config") and getattr(model, prefix, None) is None:
+        return (
+            f"{name} is a base model without a head: it only computes hidden states and takes no labels, "
+            "so it cannot compute a loss"
+        )
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        return None
+    return f"{name}.forward takes no labels argument and no **kwargs, so it cannot compute a loss"
+
+
+_LOSS_HINT = (
+    "use a model whose forward takes labels and returns the loss (a transformers AutoModelForXxx with a head), "
+    "or pass compute_loss_func=<function of (outputs, labels, num_items_in_batch)>"
+)
+
+
+def _meta_problem(model: Any) -> str | None:
+    if any(p.is_meta for p in model.parameters()):
+        return f"{type(model).__name__} has parameters on the meta device (shapes without data)"
+    return None
+
+
+_META_HINT = "materialise the weights first (load them, or model.to_empty(device=...) and initialise)"
 
 
 @rule("model.exactly_one", fields=("model", "model_init"))
@@ -38,4 +116,70 @@ def init_arity(s: GuardSubject) -> Iterator[tuple[str, str]]:
         yield (
             "model_init cannot be called with 0 or 1 argument",
             "make model_init take no argument, or one (the hyper-parameter trial)",
+        )
+
+
+@rule("model.not_a_module", fields=("model",))
+def not_a_module(s: GuardSubject) -> Iterator[tuple[str, str]]:
+    """`model` is a torch.nn.Module."""
+    model = s.input("model")
+    if model is not None and not _is_module(model):
+        yield (
+            f"model is a {type(model).__name__}, not a torch.nn.Module",
+            "pass the torch module itself (for a path or hub id, load it first, e.g. AutoModelForXxx.from_pretrained)",
+        )
+
+
+@rule("model.cannot_compute_loss", fields=("model", "compute_loss_func", "label_names", "label_smoothing_factor"))
+def cannot_compute_loss(s: GuardSubject) -> Iterator[tuple[str, str]]:
+    """`model` can compute a loss: it takes labels (or **kwargs), or the loss is computed outside it."""
+    model = s.input("model")
+    if _is_module(model):
+        problem = loss_problem(model, s)
+        if problem:
+            yield problem, _LOSS_HINT
+
+
+@rule(
+    "model.init_cannot_compute_loss",
+    fields=("model_init", "compute_loss_func", "label_names", "label_smoothing_factor"),
+    trigger="resolve_strategy",
+)
+def init_cannot_compute_loss(s: GuardSubject) -> Iterator[tuple[str, str]]:
+    """The model built by `model_init` can compute a loss (checked once it is built)."""
+    ctx = s.context
+    if ctx is not None and ctx.model_source == "model_init" and _is_module(ctx.model):
+        problem = loss_problem(ctx.model, s)
+        if problem:
+            yield f"model_init built a model that cannot train: {problem}", _LOSS_HINT
+
+
+@rule("model.meta_parameters", fields=("model",))
+def meta_parameters(s: GuardSubject) -> Iterator[tuple[str, str]]:
+    """`model` has real weights, not parameters on the meta device."""
+    model = s.input("model")
+    if _is_module(model):
+        problem = _meta_problem(model)
+        if problem:
+            yield f"{problem}: it cannot be moved to a device or trained", _META_HINT
+
+
+@rule("model.init_meta_parameters", fields=("model_init",), trigger="resolve_strategy")
+def init_meta_parameters(s: GuardSubject) -> Iterator[tuple[str, str]]:
+    """The model built by `model_init` has real weights, not meta parameters."""
+    ctx = s.context
+    if ctx is not None and ctx.model_source == "model_init" and _is_module(ctx.model):
+        problem = _meta_problem(ctx.model)
+        if problem:
+            yield f"model_init built a model that cannot train: {problem}", _META_HINT
+
+
+@rule("model.label_smoothing_range", fields=("label_smoothing_factor",))
+def label_smoothing_range(s: GuardSubject) -> Iterator[tuple[str, str]]:
+    """label_smoothing_factor is between 0 and 1."""
+    value = s.config.label_smoothing_factor
+    if not 0 <= value <= 1:
+        yield (
+            f"label_smoothing_factor must be between 0 and 1, got {value!r}",
+            "use 0 for no smoothing, or a small factor such as 0.1",
         )
