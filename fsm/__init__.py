@@ -29,7 +29,14 @@ _check_events_package()
 
 from fsm.async_machine import AsyncTrainerInit  # noqa: E402
 from fsm.config import InitConfig  # noqa: E402
-from fsm.exceptions import ConfigError, PhaseError, StateError, TrainerFsmError  # noqa: E402
+from fsm.exceptions import (  # noqa: E402
+    AgreementTimeoutError,
+    ConfigError,
+    PhaseError,
+    RemotePhaseError,
+    StateError,
+    TrainerFsmError,
+)
 from fsm.guards import Violation, validate  # noqa: E402
 from fsm.machine import TrainerInit, transition_table  # noqa: E402
 from fsm.phases import FAILED, INITIAL, PHASES, READY, STATES, TRIGGERS  # noqa: E402
@@ -49,10 +56,12 @@ __all__ = [
     "READY",
     "STATES",
     "TRIGGERS",
+    "AgreementTimeoutError",
     "AsyncTrainerInit",
     "ConfigError",
     "InitConfig",
     "PhaseError",
+    "RemotePhaseError",
     "RetryPolicy",
     "StateError",
     "TrainerCallback",

@@ -108,7 +108,14 @@ class RetryPolicy:
             raise ConfigError(msg)
 
     def should_retry(self, exc: BaseException, attempt: int) -> bool:
-        """Whether attempt number `attempt` that raised `exc` gets another try."""
+        """Whether attempt number `attempt` that raised `exc` gets another try.
+
+        The ranks of a distributed set-up decide together (`fsm.distributed`): their
+        `RemotePhaseError` carries the decision in `agreed_retry`, which then stands.
+        """
+        agreed = getattr(exc, "agreed_retry", None)
+        if agreed is not None:
+            return bool(agreed)
         return attempt < self.max_attempts and self.retry_on(exc)
 
     def delay(self, attempt: int, *, rng: random.Random | None = None) -> float:
