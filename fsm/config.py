@@ -164,6 +164,25 @@ class InitConfig:
             raise ConfigError(msg)
         return cls(**dict(data))
 
+    @classmethod
+    def from_training_arguments(cls, args: Any) -> InitConfig:
+        """A config from transformers `TrainingArguments`, losing no field.
+
+        The fields `InitConfig` lacks are carried in the result's `passthrough` (it is a
+        `fsm.integrations.arguments.TrainingArgumentsConfig`) and named in an
+        `UnmodelledArgumentsWarning` when they differ from transformers' defaults.
+        Needs transformers (``pip install trainer-fsm[transformers]``).
+        """
+        from fsm.integrations.arguments import config_from_training_arguments
+
+        return config_from_training_arguments(args)
+
+    def to_training_arguments(self) -> Any:
+        """transformers `TrainingArguments` with these fields (and any carried `passthrough`)."""
+        from fsm.integrations.arguments import config_to_training_arguments
+
+        return config_to_training_arguments(self)
+
     def replace(self, **changes: Any) -> InitConfig:
         """A copy with `changes` applied; unknown names are rejected like `from_dict`."""
         merged = {**self.to_dict(redact_secrets=False), **changes}

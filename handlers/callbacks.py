@@ -2,7 +2,9 @@
 
 The method names and arguments follow transformers' `TrainerCallback`
 (``on_init_end(args, state, control, **kwargs)``, ``on_step_end``, ...), so callbacks
-written for transformers read the same here. `CallbackHandler.call(...)` runs one event
+written for transformers read the same here. transformers' own `TrainerCallback`s are
+accepted too: they are called with transformers' `TrainingArguments`, `TrainerState`
+and `TrainerControl` (see `fsm.integrations.callbacks`). `CallbackHandler.call(...)` runs one event
 on every callback in order, each getting and able to change the shared `control`.
 """
 
@@ -159,6 +161,12 @@ class TensorBoardCallback(TrainerCallback):
             self.writer = None
 
 
+def _is_transformers_callback(callback: Any) -> bool:
+    """Whether `callback` derives from transformers' TrainerCallback (told without importing transformers)."""
+    mro = type(callback).__mro__
+    return any(k.__name__ == "TrainerCallback" and k.__module__.startswith("transformers.") for k in mro)
+
+
 class CallbackHandler:
     """Runs callbacks in order; keeps the objects they receive as keyword arguments."""
 
@@ -214,6 +222,22 @@ class CallbackHandler:
         for cb in self.callbacks:
             method = getattr(cb, event, None)
             if method is None:
+                continue
+            if _is_transformers_callback(cb):  # it expects transformers' args, state and control
+                from fsm.integrations.callbacks import call_transformers_callback
+
+                control = call_transformers_callback(
+                    cb,
+                    event,
+                    args,
+                    state,
+                    control,
+                    model=self.model,
+                    processing_class=self.processing_class,
+                    optimizer=self.optimizer,
+                    lr_scheduler=self.lr_scheduler,
+                    **kwargs,
+                )
                 continue
             result = method(
                 args,
