@@ -160,9 +160,18 @@ class RankAgreement:
         timeout: seconds a rank waits for the others' outcome of a phase; None means the
             config's ``ddp_timeout``, the time a collective would have waited anyway.
         store: a c10d store to use instead of connecting to ``MASTER_ADDR:MASTER_PORT``.
+        instance: which set-up of the launch this is (scopes the store keys); by default
+            the number of distributed `RankAgreement`s built before in this process.
     """
 
-    def __init__(self, launch: LaunchInfo | None = None, *, timeout: float | None = None, store: Any = None) -> None:
+    def __init__(
+        self,
+        launch: LaunchInfo | None = None,
+        *,
+        timeout: float | None = None,
+        store: Any = None,
+        instance: int | None = None,
+    ) -> None:
         if timeout is not None and (
             isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0
         ):
@@ -179,7 +188,8 @@ class RankAgreement:
         self._prefix = ""
         if self.launch.is_distributed:
             launch = self.launch
-            self._prefix = f"trainer_fsm/{launch.launch_id}/{launch.restart_count}/{next(_INSTANCES)}"
+            number = next(_INSTANCES) if instance is None else instance
+            self._prefix = f"trainer_fsm/{launch.launch_id}/{launch.restart_count}/{number}"
 
     # ------------------------------------------------------------ reading
 
