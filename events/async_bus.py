@@ -26,6 +26,7 @@ runs, and every event of a ``run()`` before ``run()`` returns.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import inspect
 import math
 import threading
@@ -46,6 +47,9 @@ E = TypeVar("E", bound=Event)
 
 DEFAULT_TIMEOUT = 10.0
 """Seconds a coroutine subscriber may take per event, unless told otherwise."""
+
+# The bus whose delivery the current code runs inside (subscribers' tasks inherit it).
+_delivering: contextvars.ContextVar[AsyncEventBus | None] = contextvars.ContextVar("_delivering", default=None)
 
 
 def _checked_timeout(value: float | None, where: str) -> float | None:
@@ -167,13 +171,14 @@ class AsyncEventBus(EventBus):
             pump = self._pump
             if pump is None or pump.done() or pump.get_loop() is not loop:
                 pump = self._pump = loop.create_task(self._deliver_pending(), name=f"trainer-fsm bus {self.run_id}")
-            if pump is asyncio.current_task():
+            elif _delivering.get() is self:  # a subscriber's own drain: the delivery under way goes on
                 return
             await asyncio.shield(pump)
 
     # ------------------------------------------------------------ delivering
 
     async def _deliver_pending(self) -> None:
+        _delivering.set(self)  # in this task's own context, and its subscribers' tasks
         while self._pending:
             await self._deliver_one(self._pending.popleft())
 
