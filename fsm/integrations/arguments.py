@@ -129,10 +129,22 @@ def _defaults(cls: type[Any]) -> dict[str, Any]:
     return out
 
 
+# Carried fields that transformers keeps equal to a modelled field (new name: old name).
+_ALIASES = {"activation_checkpointing": "gradient_checkpointing"}
+
+
 def unmodelled_changes(config: TrainingArgumentsConfig) -> dict[str, Any]:
-    """The carried fields whose values differ from their class's defaults, by name."""
+    """The carried fields whose values differ from their class's defaults, by name.
+
+    A field that only mirrors a modelled one (transformers 5's `activation_checkpointing`
+    mirrors `gradient_checkpointing`) is not counted.
+    """
     defaults = _defaults(_resolve_class(config.arguments_class))
-    return {k: v for k, v in config.passthrough.items() if k not in defaults or defaults[k] != v}
+    return {
+        k: v
+        for k, v in config.passthrough.items()
+        if (k not in defaults or defaults[k] != v) and not (k in _ALIASES and v == getattr(config, _ALIASES[k]))
+    }
 
 
 def config_from_training_arguments(args: Any, *, warn: bool = True) -> TrainingArgumentsConfig:

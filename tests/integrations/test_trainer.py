@@ -1,0 +1,165 @@
+"""The drop-in Trainer: set up by the machine, trained by transformers, equal to a plain Trainer."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+
+import pytest
+
+transformers = pytest.importorskip("transformers")
+
+import torch  # noqa: E402
+
+from events.types import InitReady, PhaseCompleted, PhaseFailed, PhaseRetrying  # noqa: E402
+from fsm import FAILED, READY, TRIGGERS, PhaseError, RetryPolicy, StateError  # noqa: E402
+from fsm.integrations.transformers import MachineCallbackHandler, Trainer  # noqa: E402
+
+
+class InitEndCounter(transformers.TrainerCallback):
+    """Counts on_init_end calls and keeps what it was given."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple] = []
+
+    def on_init_end(self, args, state, control, **kwargs):
+        self.calls.append((args, state, control))
+
+
+def _losses(trainer) -> list[float]:
+    return [entry["loss"] for entry in trainer.state.log_history if "loss" in entry]
+
+
+def test_trains_and_the_loss_falls(hf_args, tokens, make_gpt2):
+    """The subclass trains five steps with transformers' loop and the logged loss falls."""
+    trainer = Trainer(model=make_gpt2(), args=hf_args, train_dataset=tokens, log=False)
+    assert trainer.fsm.state == READY
+    result = trainer.train()
+    losses = _losses(trainer)
+    assert trainer.state.global_step == 5 and len(losses) == 5
+    assert losses[-1] < losses[0] - 0.2
+    assert result.global_step == 5
+
+
+def test_public_attributes_equal_a_plain_trainer(hf_args, tokens, make_gpt2):
+    """After construction, the attributes transformers' own Trainer sets are there with equal values."""
+    counter = InitEndCounter()
+    plain = transformers.Trainer(model=make_gpt2(), args=hf_args, train_dataset=tokens)
+    ours = Trainer(model=make_gpt2(), args=hf_args, train_dataset=tokens, callbacks=[counter], log=False)
+    assert ours.callback_handler.pop_callback(counter) is counter  # only ours got one; compare the rest
+
+    missing = set(vars(plain)) - set(vars(ours))
+    assert not missing, f"attributes a plain Trainer has and the bridge does not set: {sorted(missing)}"
+    assert ours.args is hf_args
+    assert ours.label_names == plain.label_names == ["labels"]
+    assert [type(cb) for cb in ours.callback_handler.callbacks] == [type(cb) for cb in plain.callback_handler.callbacks]
+    assert isinstance(ours.callback_handler, transformers.trainer_callback.CallbackHandler)
+    assert next(ours.model.parameters()).device == next(plain.model.parameters()).device == torch.device("cpu")
+    assert ours.model is ours.model_wrapped
+    assert type(ours.state) is type(plain.state)
+    assert dataclasses.asdict(ours.state) == dataclasses.asdict(plain.state)
+    assert type(ours.control) is type(plain.control)
+    assert dataclasses.asdict(ours.control) == dataclasses.asdict(plain.control)
+    for name in ("mixed_precision", "gradient_accumulation_steps", "device", "distributed_type", "num_processes"):
+        assert getattr(ours.accelerator, name) == getattr(plain.accelerator, name), name
+    assert ours.accelerator.gradient_accumulation_steps == 1  # transformers accumulates in its own loop
+    assert ours.model.config.use_cache == plain.model.config.use_cache is False
+    skip = {"accelerator", "callback_handler", "model", "model_wrapped", "state", "control", "gather_function"}
+    skip |= {"_memory_tracker", "args", "train_dataset", "label_smoother", "data_collator"}
+    for name in sorted(set(vars(plain)) - skip):
+        assert getattr(ours, name) == getattr(plain, name), name
+    assert ours.data_collator is plain.data_collator  # transformers' default_data_collator
+
+
+def test_construction_runs_the_eleven_phases(hf_args, tokens, make_gpt2):
+    """The constructor emits PhaseCompleted for every phase in order, then InitReady."""
+    from events.testing import capture_events
+
+    with capture_events() as events:
+        Trainer(model=make_gpt2(), args=hf_args, train_dataset=tokens, log=False)
+    assert [e.phase for e in events.of_type(PhaseCompleted)] == list(TRIGGERS)
+    assert len(events.of_type(InitReady)) == 1
+
+
+def test_transformers_callback_sees_init_end_once(hf_args, tokens, make_gpt2):
+    """A transformers callback gets on_init_end exactly once, with the user's own TrainingArguments."""
+    counter = InitEndCounter()
+    trainer = Trainer(model=make_gpt2(), args=hf_args, train_dataset=tokens, callbacks=[counter], log=False)
+    assert len(counter.calls) == 1
+    args, state, control = counter.calls[0]
+    assert args is hf_args
+    assert state is trainer.state and control is trainer.control
+    assert isinstance(trainer.callback_handler, MachineCallbackHandler)
+
+
+def test_failed_phase_is_retried_on_the_subclass(hf_args, tokens, make_gpt2):
+    """A model_init that fails once (not transient) leaves a Failed trainer; retry() finishes it and it trains."""
+    calls = []
+
+    def flaky_model_init():
+        calls.append(1)
+        if len(calls) == 1:
+            msg = "weights not ready yet"
+            raise RuntimeError(msg)
+        return make_gpt2()
+
+    from events.testing import capture_events
+
+    with capture_events() as events, pytest.raises(PhaseError, match=r"resolve_model.*weights not ready") as info:
+        Trainer(model_init=flaky_model_init, args=hf_args, train_dataset=tokens, log=False)
+    trainer = info.value.trainer
+    assert trainer.fsm.state == FAILED and trainer.fsm.failed_phase == "resolve_model"
+    assert len(calls) == 1  # not transient: no automatic retry
+    assert [e.phase for e in events.of_type(PhaseFailed)] == ["resolve_model"]
+    assert "model_init" not in vars(trainer)  # the failed phase's attributes were rolled back
+
+    assert trainer.retry() is trainer
+    assert trainer.fsm.state == READY and len(calls) == 2
+    assert trainer.model_init is flaky_model_init
+    trainer.args.max_steps = 2
+    trainer.train()
+    assert trainer.state.global_step == 2
+    with pytest.raises(StateError, match="retry\\(\\) needs a failed set-up"):
+        trainer.retry()
+
+
+def test_evaluate_and_save_model_work(hf_args, tokens, tmp_path, make_gpt2, make_tokens):
+    """The inherited evaluate() and save_model() work on the machine-built trainer."""
+    trainer = Trainer(model=make_gpt2(), args=hf_args, train_dataset=tokens, eval_dataset=make_tokens(16), log=False)
+    metrics = trainer.evaluate()
+    assert metrics["eval_loss"] > 0
+    target = tmp_path / "saved"
+    trainer.save_model(str(target))
+    assert (target / "config.json").is_file()
+    assert {"model.safetensors", "pytorch_model.bin"} & set(os.listdir(target))
+    reloaded = transformers.GPT2LMHeadModel.from_pretrained(str(target))
+    assert torch.equal(reloaded.lm_head.weight, trainer.model.lm_head.weight.cpu())
+
+
+def test_guard_rejection_changes_nothing(hf_args, tokens):
+    """Neither model nor model_init: the set-up stops before any phase, with a message naming both."""
+    from fsm import ConfigError
+
+    with pytest.raises((ConfigError, PhaseError), match="model_init"):
+        Trainer(args=hf_args, train_dataset=tokens, log=False)
+    assert not os.path.exists(hf_args.output_dir)
+
+
+def test_transient_failure_is_retried_by_the_policy(hf_args, tokens, make_gpt2):
+    """A model_init that drops its connection once is retried by the RetryPolicy; construction succeeds."""
+    calls = []
+
+    def model_init():
+        calls.append(1)
+        if len(calls) == 1:
+            msg = "hub connection reset"
+            raise ConnectionError(msg)
+        return make_gpt2()
+
+    from events.testing import capture_events
+
+    policy = RetryPolicy(max_attempts=2, initial_delay=0.0, jitter=0.0)
+    with capture_events() as events:
+        trainer = Trainer(model_init=model_init, args=hf_args, train_dataset=tokens, retry=policy, log=False)
+    assert trainer.fsm.state == READY and len(calls) == 2
+    assert [e.phase for e in events.of_type(PhaseRetrying)] == ["resolve_model"]
