@@ -27,7 +27,9 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+from events.audit import AuditSink
 from events.bus import EventBus
+from events.environment import fingerprint
 from events.log import StructlogSubscriber
 from events.redact import redact, scrub_text
 from events.types import (
@@ -73,6 +75,23 @@ def _log_level_for(config: InitConfig) -> str:
     return "warning" if config.log_level == "passive" else config.log_level
 
 
+def _audit_sink(audit: Any) -> AuditSink | None:
+    """The audit sink for `TrainerInit(audit=...)`."""
+    if audit is True:
+        return AuditSink()
+    if audit is False or audit is None:
+        return None
+    if isinstance(audit, AuditSink):
+        return audit
+    if isinstance(audit, (str, os.PathLike)) and os.fspath(audit):
+        return AuditSink(audit)
+    msg = (
+        f"audit={audit!r} is not an audit setting: pass True (a log inside output_dir), False (none), "
+        "a file path, or an events.audit.AuditSink"
+    )
+    raise ConfigError(msg)
+
+
 def _env_rank() -> tuple[int, int]:
     try:
         return int(os.environ.get("RANK", "0")), int(os.environ.get("WORLD_SIZE", "1"))
@@ -102,6 +121,10 @@ class TrainerInit:
         bus: an `EventBus` to emit on (a new one by default).
         log: subscribe a `StructlogSubscriber` (True, the default: at the config's
             log level, warnings when "passive"), a subscriber of your own, or False.
+        audit: record the set-up in a tamper-evident audit log (`events.audit`): True
+            (the default) writes ``<output_dir>/trainer_fsm_audit.jsonl``, a path writes
+            there, an `AuditSink` is used as it is, False records nothing. The sink is
+            `init.audit`; its records are also in memory (`init.audit.records`).
         agreement_timeout: in a distributed run, seconds a rank waits for the others'
             outcome of each phase before failing it with `AgreementTimeoutError`
             (default: the config's ``ddp_timeout``). See `fsm.distributed`.
@@ -135,6 +158,7 @@ class TrainerInit:
         bus: EventBus | None = None,
         log: bool | Callable[[Any], Any] = True,
         agreement_timeout: float | None = None,
+        audit: bool | str | os.PathLike[str] | AuditSink = True,
     ) -> None:
         if config is None:
             config = InitConfig()
@@ -180,6 +204,9 @@ class TrainerInit:
             self.bus.subscribe("*", StructlogSubscriber(level=_log_level_for(config)))
         elif callable(log):
             self.bus.subscribe("*", log)
+        self.audit: AuditSink | None = _audit_sink(audit)
+        if self.audit is not None:
+            self.bus.subscribe("*", self.audit, priority=self.audit.priority)
         self.sleep: Callable[[float], Any] = self.default_sleep
         self._snapshots: dict[str, dict[str, Any]] = {}
         self._attempts: dict[str, int] = {}
@@ -384,8 +411,8 @@ class TrainerInit:
         )
 
     def _environment(self) -> dict[str, Any]:
-        """The environment fingerprint recorded with InitStarted (extended by the audit log)."""
-        return {}
+        """The environment fingerprint recorded with InitStarted (see `events.environment`)."""
+        return fingerprint(rank=self.bus.rank, world_size=self.bus.world_size)
 
     def _reject(self, violations: list[Violation], *, phase: str | None = None) -> None:
         self.bus.emit(
@@ -576,9 +603,12 @@ class TrainerInit:
         ctx = self.context
         if ctx.callback_handler is not None:  # the one init-time hook transformers has
             ctx.control = ctx.callback_handler.call("on_init_end", ctx.config, ctx.state, ctx.control)
-        self._setup = TrainerSetup.from_context(ctx)
+        audit_path = self.audit.path if self.audit is not None else None
+        self._setup = TrainerSetup.from_context(ctx, audit_path=str(audit_path) if audit_path else None)
         started = self._started_at if self._started_at is not None else time.monotonic()
         self.bus.emit(InitReady, duration_s=time.monotonic() - started)
+        if self.audit is not None and self.audit.path is not None:  # written (and fsynced) at InitReady
+            self._setup.audit_path = str(self.audit.path)
 
     def __repr__(self) -> str:
         return f"<TrainerInit state={self.state!r} run_id={self.bus.run_id!r}>"
