@@ -212,10 +212,11 @@ def test_retry_and_resume_in_the_wrong_state_say_what_to_do(cpu_config, mlp_inpu
 
 
 def _tree_digest(root: Path) -> dict[str, str]:
+    # The user's files; trainer-fsm's own audit log (trainer_fsm_audit*.jsonl) is written there too.
     return {
         str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
         for p in sorted(root.rglob("*"))
-        if p.is_file()
+        if p.is_file() and not p.name.startswith("trainer_fsm_audit")
     }
 
 
