@@ -236,7 +236,15 @@ class RankAgreement:
         store = self._connect(timeout)
         key = f"{self._prefix}/phase/{next(self._rounds)}"
         store.set(f"{key}/{self.rank}", json.dumps(self._outcome(trigger, attempt, error, policy)))
-        outcomes, missing = self._collect(store, key, timeout)
+        if error is not None and not _has_process_group():
+            # The others may be blocked in the process group's rendezvous, which this rank
+            # has not reached (its accelerate phase failed before): they cannot report
+            # until it joins. So it does not wait: it decides from the outcomes already
+            # there, and joins the rendezvous when it retries.
+            outcomes, _ = self._collect(store, key, 0.0)
+            missing: tuple[int, ...] = ()
+        else:
+            outcomes, missing = self._collect(store, key, timeout)
         proposal = _verdict(trigger, attempt, outcomes, missing, timeout)
         stored = store.compare_set(f"{key}/verdict", "", json.dumps(proposal, sort_keys=True))
         return _error_for(json.loads(_text(stored)), error, self.world_size)
@@ -313,11 +321,19 @@ class RankAgreement:
         keys = [f"{key}/{r}" for r in range(self.world_size)]
         missing: tuple[int, ...] = ()
         try:
+            if timeout <= 0:
+                raise TimeoutError  # only what is there already
             store.wait(keys, timedelta(seconds=timeout))
         except Exception:  # the store's wait timed out (DistStoreError) or the store went away
             missing = tuple(r for r, k in enumerate(keys) if not _present(store, k))
         present = [k for r, k in enumerate(keys) if r not in missing]
         return [json.loads(_text(store.get(k))) for k in present], missing
+
+
+def _has_process_group() -> bool:
+    import torch.distributed as dist
+
+    return bool(dist.is_available() and dist.is_initialized())
 
 
 def _present(store: Any, key: str) -> bool:

@@ -23,7 +23,7 @@ from events.testing import capture_events
 from fsm import NO_RETRY, InitConfig, RetryPolicy, TrainerInit
 from fsm.demo import SyntheticRegression, TinyMLP
 from fsm.distributed import format_summary, gather_summary
-from handlers import PlacePhase, PrepareOutputPhase, SeedPhase
+from handlers import AcceleratePhase, PlacePhase, PrepareOutputPhase, SeedPhase
 from handlers.introspection import IntrospectPhase
 
 RANK = int(os.environ["RANK"])
@@ -44,6 +44,20 @@ class FailingSeed(SeedPhase):
     def run(self, ctx: Any) -> Any:
         if RANK == 1:
             raise InjectedError("seed failed on this rank")
+        return super().run(ctx)
+
+
+class FlakyAccelerate(AcceleratePhase):
+    """accelerate phase that fails once on rank 1 before it creates the process group,
+    while rank 0 is already waiting in the group's rendezvous."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def run(self, ctx: Any) -> Any:
+        self.calls += 1
+        if RANK == 1 and self.calls == 1:
+            raise ConnectionError("device busy while starting up")
         return super().run(ctx)
 
 
@@ -121,6 +135,8 @@ def scenario(out: Path, name: str) -> dict[str, Any]:
     timeout = 60.0
     if name == "fail_seed":
         kwargs["handlers"] = {"seed": FailingSeed()}
+    elif name == "transient_accelerate":
+        kwargs["handlers"] = {"accelerate": FlakyAccelerate()}
     elif name == "fail_resolve_model":
         kwargs.update(model=None, model_init=_model_init_failing_on_rank1)
     elif name == "fail_place":

@@ -23,6 +23,7 @@ SCRIPT = Path(__file__).with_name("_scenarios.py")
 REPO = Path(__file__).resolve().parents[2]
 SCENARIOS = (
     "fail_seed",  # first: no process group exists yet on either rank
+    "transient_accelerate",  # still none: rank 1 fails before creating it
     "ready",
     "fail_resolve_model",
     "fail_place",
@@ -162,6 +163,17 @@ def test_a_failure_before_the_process_group_exists_is_agreed_too(ranks):
         err = _final_error(result)
         assert (err["rank"], err["phase"]) == (1, "seed")
         assert not _events(result, "AcceleratorReady")
+        assert result["elapsed_s"] < AGREEMENT_TIMEOUT_S / 4
+
+
+def test_a_transient_failure_before_joining_the_process_group_is_retried_without_a_hang(ranks):
+    """Rank 1 fails accelerate once before the group exists, rank 0 waits in its rendezvous: both retry, reach Ready."""
+    for result in ranks["transient_accelerate"]:
+        assert result["state"] == "Ready"
+        (retrying,) = _events(result, "PhaseRetrying", "accelerate")
+        assert retrying["attempt"] == 2 and "failed on rank 1 of 2: ConnectionError" in retrying["error"]
+        assert [e["attempt"] for e in _events(result, "PhaseStarted", "accelerate")] == [1, 2]
+        assert _events(result, "AcceleratorReady")[0]["num_processes"] == 2
         assert result["elapsed_s"] < AGREEMENT_TIMEOUT_S / 4
 
 
