@@ -159,7 +159,7 @@ def decision_of(event: FactEvent) -> str:
         return f"step {event.global_step} of {event.max_steps}{batch}"
     if isinstance(event, Finalized):
         if event.use_cache is None:
-            return "ready to train (the model has no use_cache)"
+            return "ready to train (no use_cache on this model)"
         return f"ready to train, use_cache {'on' if event.use_cache else 'off'}"
     shown = ", ".join(f"{k}={v}" for k, v in list(event.payload.items())[:3])
     return shown or event.name

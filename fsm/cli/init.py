@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
@@ -119,16 +120,19 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _audit_path(init: TrainerInit, setup: TrainerSetup | None) -> str | None:
+    """Where the audit log of this run is, if one was written."""
     path = getattr(setup, "audit_path", None) if setup is not None else None
-    return path or getattr(init, "audit_path", None)
+    if not path:
+        path = getattr(getattr(init, "audit", None), "path", None)
+    return str(path) if path and os.path.isfile(path) else None
 
 
 def _report_ready(console: Console, init: TrainerInit, setup: TrainerSetup, board: PhaseBoard) -> None:
     total = f"{board.total_s:.2f} s" if board.total_s is not None else "?"
-    console.print(f"Ready in {total} (run {setup.run_id}). Output directory: {setup.output_dir}")
+    console.print(f"Ready in {total} (run {setup.run_id}). Output directory: {setup.output_dir}", soft_wrap=True)
     audit = _audit_path(init, setup)
     if audit:
-        console.print(f"Audit log: {audit}  (check it: trainer-fsm audit verify {audit})")
+        console.print(f"Audit log: {audit}  (check it: trainer-fsm audit verify {audit})", soft_wrap=True)
     else:
         console.print("Audit log: none was written for this run")
 
