@@ -155,6 +155,10 @@ def scenario(out: Path, name: str) -> dict[str, Any]:
     elif name != "ready":
         raise SystemExit(f"unknown scenario {name!r}")
 
+    if name != "ready":  # "ready" keeps the default: <output_dir>/trainer_fsm_audit[_rank<r>].jsonl
+        # a failed set-up may never create output_dir: give the audit log a directory that exists
+        (out / name).mkdir(exist_ok=True)
+        kwargs["audit"] = str(out / name / "audit.jsonl")
     result: dict[str, Any] = {"rank": RANK, "scenario": name}
     with capture_events() as events:
         started = time.monotonic()
@@ -174,6 +178,7 @@ def scenario(out: Path, name: str) -> dict[str, Any]:
         state=init.state,
         failed_phase=init.failed_phase,
         run_id=init.bus.run_id,
+        audit_path=str(init.audit.path) if init.audit is not None and init.audit.path is not None else None,
         model_init_calls=flaky.calls,
         output_dir_exists=Path(init.config.resolved_output_dir).is_dir(),
         events=[e.to_dict() for e in events],

@@ -105,6 +105,40 @@ def test_only_the_main_process_creates_the_output_dir_and_the_other_sees_it(rank
     assert r1["output_dir_exists"] and (ranks["_out"] / "ready" / "run").is_dir()
 
 
+def test_each_rank_writes_its_own_audit_file_that_verifies_and_holds_its_rank(ranks):
+    """rank 0: output_dir/trainer_fsm_audit.jsonl, rank 1: ..._rank1.jsonl; both intact, each only its own rank."""
+    from events.audit import read, verify
+
+    run_dir = ranks["_out"] / "ready" / "run"
+    expected = [run_dir / "trainer_fsm_audit.jsonl", run_dir / "trainer_fsm_audit_rank1.jsonl"]
+    for rank, result in enumerate(ranks["ready"]):
+        assert Path(result["audit_path"]) == expected[rank]
+        checked = verify(expected[rank])
+        assert checked.ok, checked.summary()
+        assert checked.runs == (result["run_id"],)
+        records = read(expected[rank]).records
+        assert records[0].event == "InitStarted" and records[-1].event == "InitReady"
+        assert {(r.data["rank"], r.data["world_size"]) for r in records} == {(rank, 2)}
+
+
+@pytest.mark.parametrize("scenario", ["fail_seed", "fail_resolve_model", "fail_place", "fail_prepare_output"])
+def test_the_audit_file_of_each_rank_says_which_rank_failed(ranks, scenario):
+    """After a failure on rank 1, both ranks' audit files verify and record PhaseFailed and InitFailed naming rank 1."""
+    from events.audit import read, verify
+
+    phase = scenario.removeprefix("fail_")
+    for rank, result in enumerate(ranks[scenario]):
+        path = Path(result["audit_path"])
+        assert path.name == ("audit.jsonl" if rank == 0 else "audit_rank1.jsonl")
+        checked = verify(path)
+        assert checked.ok, checked.summary()
+        records = read(path).records
+        assert {r.data["rank"] for r in records} == {rank}
+        failed = [r for r in records if r.event == "PhaseFailed" and r.phase == phase]
+        assert len(failed) == 1 and "failed on rank 1 of 2" in failed[0].data["payload"]["error"]
+        assert records[-1].event == "InitFailed" and records[-1].data["payload"]["failed_phase"] == phase
+
+
 def test_the_main_process_gathers_a_summary_of_every_rank(ranks):
     """gather_summary: rank 0 holds one row per rank (state, run_id, pid); rank 1 gets None."""
     r0, r1 = ranks["ready"]
@@ -144,7 +178,7 @@ def test_a_failure_on_rank_1_at_prepare_output_removes_the_dir_rank_0_created(ra
     """Rank 0's phase succeeded, but rolling it back with rank 1 removes the directory it had created."""
     r0, _ = ranks["fail_prepare_output"]
     assert not r0["output_dir_exists"]
-    assert not (ranks["_out"] / "fail_prepare_output").exists()
+    assert not (ranks["_out"] / "fail_prepare_output" / "run").exists()
 
 
 def test_a_failure_in_the_main_only_block_does_not_leave_rank_1_at_the_barrier(ranks):
