@@ -73,3 +73,15 @@ def test_yaml_config_example(capsys, tmp_path):
     assert "collator scaled_collator" in out
     assert "step 3/3" in out
     assert (tmp_path / "trainer_output" / "from_config").is_dir()
+
+
+def test_audit_logs(capsys):
+    """Two set-ups' audit logs verify, read as a timeline, diff to exactly the changed fields, and show tampering."""
+    out = run_example("audit_logs.py", capsys)
+    assert "verify trainer_output/run_a/trainer_fsm_audit.jsonl: intact: 35 records, 1 run" in out
+    assert "first event InitStarted, last InitReady" in out
+    assert ": Ready\n" in out
+    changed = {line.split(":", 1)[0].strip() for line in out.splitlines() if line.startswith("  config.")}
+    assert changed == {"config.output_dir", "config.per_device_train_batch_size", "config.seed"}
+    assert "decisions.seed.seed: 1 -> 2" in out
+    assert "after editing one record: line 1: its hash does not match its content" in out
