@@ -1,10 +1,11 @@
 """Rules on distributed strategies: FSDP, DeepSpeed and DDP settings.
 
-FSDP needs a distributed launch. Before anything runs, the launcher's environment
-tells (``torchrun`` and ``accelerate launch`` set ``LOCAL_RANK`` and ``WORLD_SIZE``; MPI
-sets its own sizes). In a single process accelerate silently drops the FSDP plugin, so
-the set-up would train unsharded: refused. Once the accelerator exists, the
-``resolve_strategy`` transition checks what accelerate decided.
+FSDP needs a distributed launch across accelerators. accelerate (1.x) silently drops
+the FSDP plugin in a single process and in a multi-process CPU run, so the set-up would
+train unsharded: refused. Before anything runs, the launcher's environment tells
+(``torchrun`` and ``accelerate launch`` set ``LOCAL_RANK`` and ``WORLD_SIZE``; MPI sets
+its own sizes) and ``use_cpu`` is known; once the accelerator exists, the
+``resolve_strategy`` transition checks that accelerate really took the plugin up.
 """
 
 from __future__ import annotations
@@ -72,18 +73,29 @@ def fsdp_not_distributed(s: GuardSubject) -> Iterator[tuple[str, str]]:
         )
 
 
-@rule("distributed.fsdp_single_process", fields=("fsdp",), trigger="resolve_strategy")
-def fsdp_single_process(s: GuardSubject) -> Iterator[tuple[str, str]]:
-    """fsdp has a distributed accelerator to run on (accelerate's distributed type is not NO)."""
+@rule("distributed.fsdp_on_cpu", fields=("fsdp", "use_cpu"))
+def fsdp_on_cpu(s: GuardSubject) -> Iterator[tuple[str, str]]:
+    """fsdp is not combined with use_cpu (accelerate shards only across accelerators)."""
+    if s.config.fsdp and s.config.use_cpu:
+        yield (
+            f"fsdp={s.config.fsdp!r} with use_cpu=True: accelerate shards with FSDP only across GPUs "
+            "(or other accelerators) and would train unsharded on the CPU",
+            "drop use_cpu to shard across the GPUs, or drop fsdp on the CPU",
+        )
+
+
+@rule("distributed.fsdp_dropped", fields=("fsdp",), trigger="resolve_strategy")
+def fsdp_dropped(s: GuardSubject) -> Iterator[tuple[str, str]]:
+    """fsdp was taken up by the accelerator (accelerate drops the plugin outside multi-accelerator runs)."""
     accelerator = getattr(s.context, "accelerator", None)
     if not s.config.fsdp or accelerator is None:
         return
-    kind = str(getattr(accelerator.distributed_type, "value", accelerator.distributed_type))
-    if kind == "NO":
+    if getattr(accelerator.state, "fsdp_plugin", None) is None:
+        kind = str(getattr(accelerator.distributed_type, "value", accelerator.distributed_type))
         yield (
-            f"fsdp={s.config.fsdp!r} but accelerate set up a single process ({accelerator.num_processes} "
-            "process, distributed type NO), where it drops the FSDP plugin",
-            "launch every rank with torchrun or accelerate launch (LOCAL_RANK set), or drop fsdp",
+            f"fsdp={s.config.fsdp!r} but accelerate set up {accelerator.num_processes} process(es) of distributed "
+            f"type {kind} on {accelerator.device.type!r} and dropped the FSDP plugin: the model would train unsharded",
+            "launch every rank on its GPU with torchrun or accelerate launch (LOCAL_RANK set), or drop fsdp",
         )
 
 

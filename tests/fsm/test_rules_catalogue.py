@@ -278,6 +278,8 @@ CASES: list[tuple[str, Any, Any]] = [
      lambda p, mp, m: (_launched(mp), ({"fsdp": "full_shard"}, {}))[1]),
     ("distributed.fsdp_not_distributed", lambda p, mp, m: (_clean_dist_env(mp), ({"fsdp": ["full_shard"]}, {}))[1],
      lambda p, mp, m: (_clean_dist_env(mp), mp.setenv("LOCAL_RANK", "0"), ({"fsdp": ["full_shard"]}, {}))[2]),
+    ("distributed.fsdp_on_cpu", lambda p, mp, m: (_launched(mp), ({"fsdp": "full_shard"}, {}))[1],
+     lambda p, mp, m: (_launched(mp), ({"fsdp": "full_shard", "use_cpu": False}, {}))[1]),
     ("distributed.fsdp_unknown_option", lambda p, mp, m: (_launched(mp), ({"fsdp": "full_shard turbo"}, {}))[1],
      lambda p, mp, m: (_launched(mp), ({"fsdp": "full_shard auto_wrap"}, {}))[1]),
     ("distributed.fsdp_config_unknown_key",
