@@ -43,6 +43,7 @@ in the process.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import os
@@ -51,6 +52,7 @@ import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from events.redact import scrub_text
@@ -252,8 +254,10 @@ class RankAgreement:
     def gather(self, payload: Mapping[str, Any], *, timeout: float) -> list[dict[str, Any]] | None:
         """Send `payload` to the main process; there, return every rank's, by rank.
 
-        Other ranks get None. A rank that does not report within `timeout` seconds
-        appears as ``{"rank": r, "state": "unknown", "error": "..."}``.
+        Other ranks get None, once the main process has every row (so that they do not
+        exit, and make torchrun stop the main process, before it has them). A rank that
+        does not report within `timeout` seconds appears as
+        ``{"rank": r, "state": "unknown", "error": "..."}``.
         """
         row = {**payload, "rank": self.rank}
         if not self.active:
@@ -262,8 +266,13 @@ class RankAgreement:
         key = f"{self._prefix}/gather/{next(self._gathers)}"
         store.set(f"{key}/{self.rank}", json.dumps(row, default=str))
         if self.rank != 0:
+            # Wait until the main process has the rows: a rank that exits first (with an
+            # error status) would make torchrun stop the main process before it reports.
+            with contextlib.suppress(Exception):
+                store.wait([f"{key}/done"], timedelta(seconds=timeout))
             return None
         rows, missing = self._collect(store, key, timeout)
+        store.set(f"{key}/done", "1")
         rows += [{"rank": r, "state": "unknown", "error": f"did not report within {timeout:g}s"} for r in missing]
         return sorted(rows, key=lambda r: r["rank"])
 
@@ -272,8 +281,6 @@ class RankAgreement:
     def _connect(self, timeout: float) -> Any:
         if self._store is not None:
             return self._store
-        from datetime import timedelta
-
         from torch.distributed import TCPStore
 
         launch = self.launch
@@ -316,8 +323,6 @@ class RankAgreement:
         }
 
     def _collect(self, store: Any, key: str, timeout: float) -> tuple[list[dict[str, Any]], tuple[int, ...]]:
-        from datetime import timedelta
-
         keys = [f"{key}/{r}" for r in range(self.world_size)]
         missing: tuple[int, ...] = ()
         try:
