@@ -20,6 +20,7 @@ import dataclasses
 import enum
 import functools
 import importlib
+import os
 import warnings
 from dataclasses import dataclass, field
 from typing import Any
@@ -90,6 +91,14 @@ def _init_fields(cls: type[Any]) -> dict[str, dataclasses.Field[Any]]:
     return {f.name: f for f in dataclasses.fields(cls) if f.init}
 
 
+def _declared_default(f: dataclasses.Field[Any]) -> Any:
+    if f.default is not dataclasses.MISSING:
+        return f.default
+    if f.default_factory is not dataclasses.MISSING:
+        return f.default_factory()
+    return None
+
+
 def _class_path(cls: type[Any]) -> str:
     return f"{cls.__module__}:{cls.__qualname__}"
 
@@ -140,11 +149,32 @@ def unmodelled_changes(config: TrainingArgumentsConfig) -> dict[str, Any]:
     mirrors `gradient_checkpointing`) is not counted.
     """
     defaults = _defaults(_resolve_class(config.arguments_class))
-    return {
-        k: v
-        for k, v in config.passthrough.items()
-        if (k not in defaults or defaults[k] != v) and not (k in _ALIASES and v == getattr(config, _ALIASES[k]))
-    }
+    changed = {}
+    for name, value in config.passthrough.items():
+        if name in defaults and defaults[name] == value:
+            continue
+        if name in _ALIASES and value == getattr(config, _ALIASES[name]):
+            continue
+        if name == "logging_dir" and _is_default_logging_dir(value, config.resolved_output_dir):
+            continue
+        changed[name] = value
+    return changed
+
+
+def _is_default_logging_dir(value: Any, output_dir: str) -> bool:
+    """transformers 4.x derives logging_dir as ``<output_dir>/runs/<time>_<host>``."""
+    return isinstance(value, str) and os.path.dirname(value) == os.path.join(output_dir, "runs")
+
+
+def _forced_placement(args: Any) -> bool | None:
+    """`args.place_model_on_device` when a subclass sets it; None for transformers' own property.
+
+    transformers 5's property says None ("decide from the strategy"); 4.x's says True
+    (outside SageMaker), a default the strategy may still overrule: neither is a choice.
+    """
+    if type(args).place_model_on_device is transformers.TrainingArguments.place_model_on_device:
+        return None
+    return args.place_model_on_device
 
 
 def config_from_training_arguments(args: Any, *, warn: bool = True) -> TrainingArgumentsConfig:
@@ -171,7 +201,7 @@ def config_from_training_arguments(args: Any, *, warn: bool = True) -> TrainingA
     for name in _init_fields(type(args)):
         value = _plain(getattr(args, name))
         (values if name in known else passthrough)[name] = value
-    values["place_model_on_device"] = args.place_model_on_device
+    values["place_model_on_device"] = _forced_placement(args)
     config = TrainingArgumentsConfig(**values, passthrough=passthrough, arguments_class=_class_path(type(args)))
     if warn:
         changed = unmodelled_changes(config)
@@ -207,6 +237,8 @@ def config_to_training_arguments(config: InitConfig) -> Any:
         if f.name == "place_model_on_device":
             continue
         if f.name in target:
+            if value is None and _declared_default(target[f.name]) is not None:
+                continue  # None means "unset" in InitConfig: keep transformers' default (4.x's fsdp="")
             kwargs[f.name] = value
         elif value != (f.default if f.default is not dataclasses.MISSING else f.default_factory()):  # type: ignore[misc]
             lost.append(f.name)
@@ -225,16 +257,17 @@ def config_to_training_arguments(config: InitConfig) -> Any:
         )
         raise ConfigError(msg)
     kwargs.update({k: v for k, v in passthrough.items() if k not in kwargs})
-    if config.place_model_on_device is not None:
-        if "place_model_on_device" in target:
-            kwargs["place_model_on_device"] = config.place_model_on_device
-        elif cls is transformers.TrainingArguments:
+    place = config.place_model_on_device
+    if place is not None:
+        if "place_model_on_device" not in target and cls is transformers.TrainingArguments:
             cls = PlacementTrainingArguments
-            kwargs["place_model_on_device"] = config.place_model_on_device
-        else:
-            msg = (
-                f"place_model_on_device={config.place_model_on_device!r} cannot be carried by {cls.__name__}; "
-                "set it to None, or give that class a place_model_on_device field"
-            )
-            raise ConfigError(msg)
-    return cls(**kwargs)
+        if "place_model_on_device" in _init_fields(cls):
+            kwargs["place_model_on_device"] = place
+    args = cls(**kwargs)
+    if place is not None and _forced_placement(args) != place:
+        msg = (
+            f"place_model_on_device={place!r} cannot be carried by {cls.__name__}; "
+            "set it to None, or give that class a place_model_on_device field"
+        )
+        raise ConfigError(msg)
+    return args

@@ -34,7 +34,7 @@ from transformers.trainer_pt_utils import LabelSmoother as HFLabelSmoother
 from transformers.trainer_utils import TrainerMemoryTracker
 from transformers.utils import can_return_loss, find_labels
 
-from events.types import CallbacksRegistered, ModelIntrospected, ModelResolved, StateInitialized
+from events.types import CallbacksRegistered, Finalized, ModelIntrospected, ModelResolved, StateInitialized
 from fsm.exceptions import PhaseError, StateError
 from fsm.integrations.arguments import (
     PlacementTrainingArguments,
@@ -49,7 +49,7 @@ from fsm.machine import TrainerInit
 from fsm.phases import FAILED, READY
 from handlers.accelerator import AcceleratePhase
 from handlers.arguments import StorePhase
-from handlers.finalize import FinalizePhase
+from handlers.finalize import FinalizePhase, peak_memory
 from handlers.introspection import IntrospectPhase
 from handlers.model import ResolveModelPhase, describe_model
 from handlers.output import PrepareOutputPhase
@@ -79,6 +79,7 @@ __all__ = [
 ]
 
 _MISSING = object()
+_TRANSFORMERS_MAJOR = int(transformers.__version__.split(".")[0])
 
 
 class MachineCallbackHandler(HFCallbackHandler):
@@ -213,7 +214,7 @@ class _ResolveStrategy(_Bridge, ResolveStrategyPhase):
         self._begin(ctx)
         fact = super().run(ctx)
         trainer, args = self.trainer, self.trainer.args
-        fsdp_xla = args.fsdp and (args.fsdp_config or {}).get("xla", False)  # as transformers: maybe None
+        fsdp_xla = _fsdp_flag(args, "xla")
         if args.fsdp:
             if trainer.is_deepspeed_enabled:
                 msg = "fsdp and deepspeed cannot be used together: set only one of them in the TrainingArguments"
@@ -223,7 +224,7 @@ class _ResolveStrategy(_Bridge, ResolveStrategyPhase):
                 raise ValueError(msg)
         loaded_sharded = bool(getattr(ctx.model, "is_distributed_loading_by_transformers", False))
         reasons = list(fact.reasons)
-        if args.place_model_on_device is None:
+        if ctx.config.place_model_on_device is None:  # not forced by the arguments
             if fsdp_xla:
                 reasons.append("XLA FSDP places the model")
             if _hf_trainer.is_sagemaker_mp_enabled():
@@ -240,6 +241,19 @@ class _ResolveStrategy(_Bridge, ResolveStrategyPhase):
             place_model_on_device=ctx.place_model_on_device,
         )
         return dataclasses.replace(fact, place_model_on_device=ctx.place_model_on_device, reasons=reasons)
+
+
+def _fsdp_flag(args: Any, key: str) -> Any:
+    """An XLA FSDP switch, with the value (not only the truth) transformers gives it.
+
+    transformers 4.x reads ``fsdp_config[key]`` (always filled in); 5.x ``fsdp and ...``,
+    which is None or ``[]`` without FSDP. The value is copied so the trainer's attributes
+    equal a plain Trainer's.
+    """
+    config = args.fsdp_config or {}
+    if _TRANSFORMERS_MAJOR < 5:
+        return config.get(key, False)
+    return args.fsdp and config.get(key, False)
 
 
 class _Place(_Bridge, PlacePhase):
@@ -478,14 +492,18 @@ class _Finalize(_Bridge, FinalizePhase):
     def run(self, ctx: SetupContext) -> Any:
         self._begin(ctx)
         args = self.trainer.args
-        v2 = args.fsdp and (args.fsdp_config or {}).get("xla_fsdp_v2", False)
+        v2 = _fsdp_flag(args, "xla_fsdp_v2")
         if v2:
             msg = (
                 "XLA FSDPv2 (fsdp_config['xla_fsdp_v2']) is not supported by the trainer-fsm bridge; "
                 "use transformers.Trainer for it"
             )
             raise NotImplementedError(msg)
-        fact = super().run(ctx)
+        if hasattr(args, "use_cache"):
+            fact = super().run(ctx)
+        else:  # transformers 4.x leaves the model's use_cache alone
+            ctx.memory_metrics = {} if ctx.config.skip_memory_metrics else peak_memory()
+            fact = Finalized(use_cache=None, memory=dict(ctx.memory_metrics))
         self._assign(
             ctx,
             is_fsdp_xla_v2_enabled=v2,

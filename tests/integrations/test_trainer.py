@@ -63,7 +63,7 @@ def test_public_attributes_equal_a_plain_trainer(hf_args, tokens, make_gpt2):
     for name in ("mixed_precision", "gradient_accumulation_steps", "device", "distributed_type", "num_processes"):
         assert getattr(ours.accelerator, name) == getattr(plain.accelerator, name), name
     assert ours.accelerator.gradient_accumulation_steps == 1  # transformers accumulates in its own loop
-    assert ours.model.config.use_cache == plain.model.config.use_cache is False
+    assert ours.model.config.use_cache == plain.model.config.use_cache
     skip = {"accelerator", "callback_handler", "model", "model_wrapped", "state", "control", "gather_function"}
     skip |= {"_memory_tracker", "args", "train_dataset", "label_smoother", "data_collator"}
     for name in sorted(set(vars(plain)) - skip):
