@@ -152,6 +152,8 @@ def scenario(out: Path, name: str) -> dict[str, Any]:
     elif name == "timeout":
         timeout = 1.5
         kwargs["handlers"] = {"introspect": SlowIntrospect(seconds=4.0)}
+    elif name == "hub":  # HF_ENDPOINT: the test's local hub, which answers 503 once first
+        kwargs["config"] = _config(out, name).replace(push_to_hub=True, hub_model_id="team/tiny")
     elif name != "ready":
         raise SystemExit(f"unknown scenario {name!r}")
 
@@ -162,7 +164,8 @@ def scenario(out: Path, name: str) -> dict[str, Any]:
     result: dict[str, Any] = {"rank": RANK, "scenario": name}
     with capture_events() as events:
         started = time.monotonic()
-        init = TrainerInit(_config(out, name), log=False, agreement_timeout=timeout, **kwargs)
+        config = kwargs.pop("config", None) or _config(out, name)
+        init = TrainerInit(config, log=False, agreement_timeout=timeout, **kwargs)
         try:
             init.run()
         except Exception as exc:

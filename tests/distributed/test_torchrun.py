@@ -12,6 +12,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -31,16 +32,50 @@ SCENARIOS = (
     "fail_main_output",
     "transient",
     "resume",
+    "hub",
     "timeout",
 )
 LAUNCH_TIMEOUT_S = 150
 AGREEMENT_TIMEOUT_S = 60  # what the scenarios pass, except "timeout" (1.5 s)
 
 
+class _Hub:
+    """A local hub on 127.0.0.1 for huggingface_hub's repo creation: the first request gets a 503."""
+
+    def __init__(self) -> None:
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        requests = self.requests = []
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_POST(self):
+                body = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)) or b"{}")
+                requests.append((self.path, body))
+                status, data = (503, {"error": "busy"}) if len(requests) == 1 else (200, {"url": f"{url}/team/tiny"})
+                raw = json.dumps(data).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(raw)))
+                self.end_headers()
+                self.wfile.write(raw)
+
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        url = self.url = f"http://127.0.0.1:{self._httpd.server_address[1]}"
+        threading.Thread(target=self._httpd.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
+
+
 @pytest.fixture(scope="module")
 def ranks(tmp_path_factory):
     """Launch the scenarios once; ``ranks[name]`` is [rank 0's result, rank 1's result]."""
     out = tmp_path_factory.mktemp("torchrun")
+    hub = _Hub()
     env = {
         **os.environ,
         "OMP_NUM_THREADS": "1",
@@ -48,6 +83,7 @@ def ranks(tmp_path_factory):
     }
     for name in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT", "TORCHELASTIC_RUN_ID"):
         env.pop(name, None)
+    env["HF_ENDPOINT"] = hub.url
     cmd = [
         sys.executable,
         "-m",
@@ -64,11 +100,14 @@ def ranks(tmp_path_factory):
         proc = subprocess.run(cmd, cwd=out, env=env, capture_output=True, text=True, timeout=LAUNCH_TIMEOUT_S)
     except subprocess.TimeoutExpired as exc:
         pytest.fail(f"torchrun did not finish within {LAUNCH_TIMEOUT_S}s (a hang): {str(exc.stderr)[-3000:]}")
+    finally:
+        hub.close()
     if proc.returncode != 0:
         pytest.fail(f"torchrun failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
     results = {name: [json.loads((out / f"{name}.rank{r}.json").read_text()) for r in (0, 1)] for name in SCENARIOS}
     results["_launch_s"] = time.monotonic() - started  # type: ignore[assignment]
     results["_out"] = out  # type: ignore[assignment]
+    results["_hub_requests"] = hub.requests  # type: ignore[assignment]
     return results
 
 
@@ -137,6 +176,18 @@ def test_the_audit_file_of_each_rank_says_which_rank_failed(ranks, scenario):
         failed = [r for r in records if r.event == "PhaseFailed" and r.phase == phase]
         assert len(failed) == 1 and "failed on rank 1 of 2" in failed[0].data["payload"]["error"]
         assert records[-1].event == "InitFailed" and records[-1].data["payload"]["failed_phase"] == phase
+
+
+def test_the_hub_repo_is_created_once_by_the_main_process_and_both_ranks_see_it(ranks):
+    """One 503 from the hub: both ranks retry prepare_output together; only rank 0 asked the hub; both get the repo."""
+    assert [path for path, _ in ranks["_hub_requests"]] == ["/api/repos/create", "/api/repos/create"]
+    for rank, result in enumerate(ranks["hub"]):
+        assert result["state"] == "Ready"
+        assert [e["attempt"] for e in _events(result, "PhaseStarted", "prepare_output")] == [1, 2]
+        (fact,) = _events(result, "OutputPrepared")
+        assert (fact["hub_repo"], fact["main_process"]) == ("team/tiny", rank == 0)
+        (retrying,) = _events(result, "PhaseRetrying", "prepare_output")
+        assert "failed on rank 0 of 2" in retrying["error"]
 
 
 def test_the_main_process_gathers_a_summary_of_every_rank(ranks):
