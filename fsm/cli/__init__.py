@@ -58,12 +58,20 @@ def build_parser() -> argparse.ArgumentParser:
                 raise
             continue
         module.register(sub)
-    for subparser in sub.choices.values():  # `trainer-fsm init --debug` works too
-        with contextlib.suppress(argparse.ArgumentError):
+    _add_debug(sub)
+    return parser
+
+
+def _add_debug(sub: argparse._SubParsersAction) -> None:
+    """Accept ``--debug`` after any subcommand too (``trainer-fsm audit verify F --debug``)."""
+    for subparser in sub.choices.values():
+        with contextlib.suppress(argparse.ArgumentError):  # the subcommand has its own
             subparser.add_argument(
                 "--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks for errors"
             )
-    return parser
+        for action in subparser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                _add_debug(action)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -15,7 +15,7 @@ import sys
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from fsm.cli import EXIT_OK, EXIT_PHASE_FAILED, EXIT_USAGE
+from fsm.cli import EXIT_OK, EXIT_PHASE_FAILED, EXIT_USAGE, CliError
 from fsm.cli._config_file import load_config
 from fsm.cli._display import JsonDisplay, LiveDisplay, PhaseBoard, PlainDisplay, make_console, summary_table
 
@@ -162,11 +162,25 @@ def _loss_of(output: Any) -> Any:
     return loss
 
 
-def _train(setup: TrainerSetup, steps: int, *, console: Console | None) -> list[float]:
-    """Run `steps` optimizer steps on the set-up's model and data; print each loss."""
+def _step(setup: TrainerSetup, model: Any, optimizer: Any, batch: Any) -> Any:
+    """One optimizer step on `batch`; returns the loss."""
     from fsm.exceptions import TrainerFsmError
 
-    accelerator = setup.accelerator
+    output = model(**batch) if isinstance(batch, Mapping) else model(*batch)
+    loss = _loss_of(output)
+    if loss is None:
+        msg = "the model's forward returned no loss; --then-train needs a model that computes one from `labels`"
+        raise TrainerFsmError(msg)
+    setup.accelerator.backward(loss)
+    if setup.config.max_grad_norm:
+        setup.accelerator.clip_grad_norm_(model.parameters(), setup.config.max_grad_norm)
+    optimizer.step()
+    optimizer.zero_grad()
+    return loss
+
+
+def _train(setup: TrainerSetup, steps: int, *, console: Console | None) -> list[float]:
+    """Run `steps` optimizer steps on the set-up's model and data; print each loss."""
     loader = setup.train_dataloader()
     optimizer = setup.create_optimizer()
     model = setup.model
@@ -185,16 +199,16 @@ def _train(setup: TrainerSetup, steps: int, *, console: Console | None) -> list[
         except StopIteration:
             batches = iter(loader)
             batch = next(batches)
-        output = model(**batch) if isinstance(batch, Mapping) else model(*batch)
-        loss = _loss_of(output)
-        if loss is None:
-            msg = "the model's forward returned no loss; --then-train needs a model that computes one from `labels`"
-            raise TrainerFsmError(msg)
-        accelerator.backward(loss)
-        if setup.config.max_grad_norm:
-            accelerator.clip_grad_norm_(model.parameters(), setup.config.max_grad_norm)
-        optimizer.step()
-        optimizer.zero_grad()
+        try:
+            loss = _step(setup, model, optimizer, batch)
+        except Exception as exc:
+            keys = ", ".join(map(str, batch)) if isinstance(batch, Mapping) else f"{type(batch).__name__} batch"
+            msg = (
+                f"--then-train step {step} raised {type(exc).__name__}: {exc}\n"
+                f"  The set-up itself reached Ready. Check that the model's forward takes the batch ({keys}) "
+                "and returns a loss."
+            )
+            raise CliError(msg, exit_code=EXIT_PHASE_FAILED) from exc
         setup.state.global_step += 1
         losses.append(float(loss.detach()))
         if console is None:
