@@ -176,6 +176,9 @@ def scenario(out: Path, name: str) -> dict[str, Any]:
                 init.resume()
         else:
             result["elapsed_s"] = time.monotonic() - started
+        if name == "resume":  # then a collective reconfigure: a new output_dir on every rank
+            init.reconfigure(output_dir=str(out / name / "run2"))
+            init.resume()
         summary = gather_summary(init, timeout=30)
     result.update(
         state=init.state,

@@ -274,13 +274,20 @@ def test_a_transient_failure_on_one_rank_is_retried_by_both(ranks):
         assert result["model_init_calls"] == 2  # rank 0 rebuilt its model as well
 
 
-def test_resume_after_a_final_failure_reruns_the_phase_on_both_ranks(ranks):
-    """A non-transient failure on rank 1 fails both; resume() on both re-runs place together to Ready."""
-    for result in ranks["resume"]:
+def test_resume_and_reconfigure_rerun_phases_on_both_ranks_together(ranks):
+    """A final failure on rank 1 fails both; resume() re-runs place on both; reconfigure(output_dir) then
+    re-runs prepare_output on both, the new directory created by rank 0 only."""
+    for rank, result in enumerate(ranks["resume"]):
         assert result["state_after_failure"] == "Failed"
         assert _final_error(result)["rank"] == 1
         assert result["state"] == "Ready"
         assert [e["attempt"] for e in _events(result, "PhaseStarted", "place")] == [1, 2]
+        (reconfigured,) = _events(result, "Reconfigured")
+        assert reconfigured["state"] == "CallbacksRegistered"
+        facts = _events(result, "OutputPrepared")
+        assert [Path(f["output_dir"]).name for f in facts] == ["run", "run2"]
+        assert facts[1]["created"] is (rank == 0)
+    assert (ranks["_out"] / "resume" / "run2").is_dir()
 
 
 def test_a_rank_that_never_reports_is_named_when_the_agreement_times_out(ranks):
