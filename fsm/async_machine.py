@@ -7,7 +7,8 @@ driving differs:
 * `run`, `step`, `retry`, `resume` and `reconfigure` are coroutines;
 * a phase whose `run` is a coroutine function is awaited on the loop; a plain (blocking)
   `run` goes to a worker thread (`asyncio.to_thread`), so the loop keeps serving while
-  a model is built or moved. Phases still run one at a time;
+  a model is built or moved. Settling an attempt (agreeing on it with the other ranks,
+  rolling a failed one back) goes to a worker thread too. Phases still run one at a time;
 * events go through an `AsyncEventBus`, delivered on the loop's thread: before each
   phase's work begins, and before each coroutine returns. Subscribers may be coroutine
   functions; each sees the events in seq order, the subscribers of one event run in
@@ -50,21 +51,23 @@ async def _sleep(delay: float) -> None:
     await asyncio.sleep(delay)
 
 
-async def _in_thread(fn: Callable[..., Any], *args: Any) -> Any:
-    """`fn(*args)` in a worker thread; when cancelled, wait for the thread, then re-raise."""
+async def _in_thread(fn: Callable[..., Any], *args: Any, undo: Callable[[Any], None] | None = None) -> Any:
+    """`fn(*args)` in a worker thread; when cancelled, wait for the thread, then re-raise.
+
+    A thread cannot be stopped: it is let finish, so that whatever follows (a rollback)
+    never runs alongside it. Its result is then dropped, or handed to `undo`.
+    """
     import asyncio
 
     work = asyncio.ensure_future(asyncio.to_thread(fn, *args))
     try:
         return await asyncio.shield(work)
     except asyncio.CancelledError:
-        # A thread cannot be stopped. Let it finish, so that the rollback that follows
-        # never runs alongside the phase it undoes; its outcome is dropped.
         while not work.done():
             with contextlib.suppress(asyncio.CancelledError):
                 await asyncio.wait({work})
-        if not work.cancelled():
-            work.exception()
+        if not work.cancelled() and work.exception() is None and undo is not None:
+            undo(work.result())
         raise
 
 
@@ -209,13 +212,25 @@ class AsyncTrainerInit(TrainerInit):
             except BaseException:  # cancelled: undo the phase, stay where we were
                 self._roll_back(spec, reason="cancelled", attempt=attempt)
                 raise
-            delay = self._end_attempt(spec, attempt, started, fact, error)
+            delay = await self._settle(spec, attempt, started, fact, error)
             if delay is None:
                 return
             await self.bus.drain()
             pause = self.sleep(delay)
             if inspect.isawaitable(pause):
                 await pause
+
+    async def _settle(
+        self, spec: PhaseSpec, attempt: int, started: float, fact: Any, error: Exception | None
+    ) -> float | None:
+        """`_end_attempt` in a worker thread: agreeing with the other ranks and rolling
+        back may block. Cancelled meanwhile, a phase that completed is rolled back."""
+
+        def undo(delay: float | None) -> None:
+            if delay is None:  # settled as done, but the caller has gone: leave no half-done phase
+                self._roll_back(spec, reason="cancelled", attempt=attempt)
+
+        return await _in_thread(self._end_attempt, spec, attempt, started, fact, error, undo=undo)
 
     async def _call_phase(self, phase: PhaseHandler) -> Any:
         """Await a coroutine `run`; run a plain one in a worker thread."""

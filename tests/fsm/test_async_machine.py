@@ -292,3 +292,40 @@ async def test_async_machine_refuses_a_sync_bus_and_coroutine_rollbacks(cpu_conf
         AsyncTrainerInit(cpu_config, handlers={"seed": AsyncRollback()}, **mlp_inputs)
     init = AsyncTrainerInit(cpu_config, **mlp_inputs)
     assert init.state == INITIAL and isinstance(init.bus, AsyncEventBus)
+
+
+class SlowAgreement(AsyncTrainerInit):
+    """Ranks that take a while to agree on `place` (as a slow peer would); the real hook follows."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.agreeing, self.agreed = threading.Event(), threading.Event()
+        self.agree_threads: list[int] = []
+
+    def _agree(self, spec, attempt, error):
+        self.agree_threads.append(threading.get_ident())
+        if spec.trigger == "place":
+            self.agreeing.set()
+            self.agreed.wait(timeout=30)
+        return super()._agree(spec, attempt, error)
+
+
+async def test_agreement_runs_off_the_loop_and_a_cancel_meanwhile_undoes_the_phase(cpu_config, mlp_inputs):
+    """Settling a phase (agreement, rollback) runs in a thread; cancelled then, the completed phase is undone."""
+    init = SlowAgreement(cpu_config, log=False, **mlp_inputs)
+    with capture_events() as events:
+        task = asyncio.create_task(init.run())
+        assert await asyncio.to_thread(init.agreeing.wait, 30)  # the loop serves while the ranks agree
+        task.cancel()
+        for _ in range(20):
+            await asyncio.sleep(0)
+        assert not task.done()
+        init.agreed.set()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+    assert threading.get_ident() not in init.agree_threads
+    assert init.state == "StrategyResolved" and init.context.model_moved is False
+    assert [(e.phase, e.reason) for e in events.of_type(PhaseRolledBack)] == [("place", "cancelled")]
+    assert "ModelPlaced" in events.names()  # the phase had completed: its fact was out before the undo
+    await init.resume()
+    assert init.state == READY
