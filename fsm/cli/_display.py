@@ -27,6 +27,7 @@ from events.types import (
     Event,
     FactEvent,
     Finalized,
+    GuardRejected,
     InitReady,
     ModelIntrospected,
     ModelPlaced,
@@ -57,7 +58,7 @@ __all__ = [
     "summary_table",
 ]
 
-PENDING, RUNNING, DONE, RETRYING, FAILED = "pending", "running", "done", "retrying", "failed"
+PENDING, RUNNING, DONE, RETRYING, FAILED, REJECTED = "pending", "running", "done", "retrying", "failed", "rejected"
 
 
 @dataclass
@@ -106,6 +107,9 @@ class PhaseBoard:
             row.status = FAILED if event.final else RETRYING
             row.duration_s = event.duration_s
             row.error = f"{event.error_type}: {event.error}"
+        elif isinstance(event, GuardRejected):  # a rule on this phase's transition said no
+            row.status = REJECTED
+            row.error = "by " + ", ".join(str(v.get("rule", "?")) for v in event.violations)
 
     def elapsed(self, row: PhaseRow) -> float | None:
         """Seconds the phase has taken so far (running) or took (finished)."""
@@ -197,6 +201,8 @@ def _status_cell(board: PhaseBoard, row: PhaseRow) -> RenderableType:
         return Text(f"↻ retrying (attempt {row.attempts} failed)", style="yellow")
     if row.status == FAILED:
         return Text("✗ failed", style="bold red")
+    if row.status == REJECTED:
+        return Text("⊘ rejected", style="bold red")
     return Text("· pending", style="dim")
 
 
@@ -235,6 +241,8 @@ def summary_table(board: PhaseBoard) -> Table:
             outcome = "not run"
         elif row.status == FAILED:
             outcome = f"FAILED: {row.error}"
+        elif row.status == REJECTED:
+            outcome = f"REJECTED {row.error}"
         else:
             outcome = row.decision
         table.add_row(
@@ -263,7 +271,7 @@ class LiveDisplay:
         )
 
     def __call__(self, event: Event) -> None:
-        if isinstance(event, (PhaseStarted, PhaseCompleted, PhaseFailed)):
+        if isinstance(event, (PhaseStarted, PhaseCompleted, PhaseFailed, GuardRejected)):
             self._live.refresh()
 
     def __enter__(self) -> LiveDisplay:
@@ -297,6 +305,8 @@ class PlainDisplay:
             self._line(f"{head}{word} on attempt {event.attempt}: {event.error_type}: {event.error}")
         elif isinstance(event, PhaseRetrying):
             self._line(f"{head}retrying in {event.delay_s:.2f} s (attempt {event.attempt})")
+        elif isinstance(event, GuardRejected):
+            self._line(f"{head}REJECTED {row.error}")
 
     def __enter__(self) -> PlainDisplay:
         return self

@@ -22,7 +22,7 @@ from fsm.cli._display import JsonDisplay, LiveDisplay, PhaseBoard, PlainDisplay,
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from fsm.exceptions import PhaseError
+    from fsm.exceptions import ConfigError, PhaseError
     from fsm.machine import TrainerInit
     from fsm.result import TrainerSetup
 
@@ -102,8 +102,7 @@ def run(args: argparse.Namespace) -> int:
         with display:
             setup = init.run()
     except ConfigError as exc:
-        print(str(exc), file=sys.stderr)
-        print("Nothing was created. `trainer-fsm validate CONFIG` lists these without running.", file=sys.stderr)
+        _report_rejection(console if not as_json else None, init, board, exc)
         return EXIT_USAGE
     except PhaseError as exc:
         if not as_json:
@@ -135,6 +134,23 @@ def _report_ready(console: Console, init: TrainerInit, setup: TrainerSetup, boar
         console.print(f"Audit log: {audit}  (check it: trainer-fsm audit verify {audit})", soft_wrap=True)
     else:
         console.print("Audit log: none was written for this run")
+
+
+def _report_rejection(console: Console | None, init: TrainerInit, board: PhaseBoard, exc: ConfigError) -> None:
+    from fsm.phases import INITIAL
+
+    if init.state == INITIAL:
+        hint = "Nothing was created. `trainer-fsm validate CONFIG` lists these without running."
+        print(f"{exc}\n{hint}", file=sys.stderr)
+        return
+    # A rule that needs an earlier phase's result rejected the next transition.
+    if console is not None:
+        console.print(summary_table(board))
+    nxt = init.next_trigger
+    print(
+        f"{exc}\nThe set-up stopped in {init.state}: the phases above ran; {nxt!r} and those after it did not.",
+        file=sys.stderr,
+    )
 
 
 def _report_failure(init: TrainerInit, exc: PhaseError) -> None:

@@ -209,3 +209,21 @@ def test_live_display_in_a_pseudo_terminal(tmp_path):
     for spec in PHASES:
         assert spec.trigger in summary
     assert "Ready in" in summary
+
+
+def test_transition_guard_rejection_shows_how_far_the_set_up_got(cli, write):
+    """A rule on a later transition (a model_init model without a loss) exits 2 after the phases that ran."""
+    path = write(
+        "linear.yaml",
+        "output_dir: out/linear\n"
+        "model_init: {factory: 'torch.nn:Linear', kwargs: {in_features: 8, out_features: 1}}\n"
+        "train_dataset: fsm.demo:SyntheticRegression\n",
+    )
+    code, out, err = cli("init", str(path), "--plain")
+    assert code == 2
+    assert "[ 4/11] resolve_strategy   REJECTED by model.init_cannot_compute_loss" in out
+    assert "Linear from model_init: 9 parameters" in out
+    assert out.count("not run") == len(PHASES) - 4
+    assert "[model.init_cannot_compute_loss]" in err
+    assert "The set-up stopped in ModelResolved" in err
+    assert "'resolve_strategy' and those after it did not" in err
