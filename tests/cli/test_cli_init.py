@@ -48,9 +48,7 @@ train_dataset: fsm.demo:SyntheticRegression
 
 def test_default_runs_to_ready_and_trains_as_a_real_process(command, tmp_path):
     """`trainer-fsm init --then-train 30` with no config: exit 0, every phase, the summary, a falling loss."""
-    started = time.monotonic()
     done = command("init", "--then-train", "30")
-    elapsed = time.monotonic() - started
     assert done.returncode == 0, done.stderr
     out = done.stdout
     for spec in PHASES:
@@ -62,7 +60,6 @@ def test_default_runs_to_ready_and_trains_as_a_real_process(command, tmp_path):
     assert len(losses) == 30
     assert sum(losses[-5:]) < 0.5 * sum(losses[:5])
     assert "Traceback" not in done.stderr
-    assert elapsed < 60
 
 
 def test_yaml_config_builds_its_factories_with_their_kwargs(cli, write, tmp_path):
