@@ -235,21 +235,22 @@ class RankAgreement:
         """
         if not self.active:
             return error
-        store = self._connect(timeout)
         key = f"{self._prefix}/phase/{next(self._rounds)}"
-        store.set(f"{key}/{self.rank}", json.dumps(self._outcome(trigger, attempt, error, policy)))
-        if error is not None and not _has_process_group():
-            # The others may be blocked in the process group's rendezvous, which this rank
-            # has not reached (its accelerate phase failed before): they cannot report
-            # until it joins. So it does not wait: it decides from the outcomes already
-            # there, and joins the rendezvous when it retries.
-            outcomes, _ = self._collect(store, key, 0.0)
-            missing: tuple[int, ...] = ()
-        else:
-            outcomes, missing = self._collect(store, key, timeout)
-        proposal = _verdict(trigger, attempt, outcomes, missing, timeout)
-        stored = store.compare_set(f"{key}/verdict", "", json.dumps(proposal, sort_keys=True))
-        return _error_for(json.loads(_text(stored)), error, self.world_size)
+        try:
+            verdict = self._exchange(key, self._outcome(trigger, attempt, error, policy), timeout)
+        except AgreementTimeoutError as exc:  # the store could not be reached
+            exc.phase, exc.attempt = trigger, attempt
+            exc.__cause__ = error or exc.__cause__
+            return exc
+        except Exception as exc:  # the store went away (e.g. the launcher's agent died)
+            msg = (
+                f"phase {trigger!r} (attempt {attempt}): rank {self.rank} lost contact with the launcher's store "
+                f"while exchanging outcomes ({type(exc).__name__}: {exc}); the other ranks' outcomes are unknown"
+            )
+            lost = AgreementTimeoutError(msg, phase=trigger, attempt=attempt, missing=(), timeout=timeout)
+            lost.__cause__ = error or exc
+            return lost
+        return _error_for(verdict, error, self.world_size)
 
     def gather(self, payload: Mapping[str, Any], *, timeout: float) -> list[dict[str, Any]] | None:
         """Send `payload` to the main process; there, return every rank's, by rank.
@@ -278,6 +279,23 @@ class RankAgreement:
 
     # ------------------------------------------------------------ internals
 
+    def _exchange(self, key: str, outcome: dict[str, Any], timeout: float) -> dict[str, Any]:
+        """One round: put this rank's outcome, collect the others', settle the verdict."""
+        store = self._connect(timeout)
+        store.set(f"{key}/{self.rank}", json.dumps(outcome))
+        if not outcome["ok"] and not _has_process_group():
+            # The others may be blocked in the process group's rendezvous, which this rank
+            # has not reached (its accelerate phase failed before): they cannot report
+            # until it joins. So it does not wait: it decides from the outcomes already
+            # there, and joins the rendezvous when it retries.
+            outcomes, _ = self._collect(store, key, 0.0)
+            missing: tuple[int, ...] = ()
+        else:
+            outcomes, missing = self._collect(store, key, timeout)
+        proposal = _verdict(outcome["phase"], outcome["attempt"], outcomes, missing, timeout)
+        stored = store.compare_set(f"{key}/verdict", "", json.dumps(proposal, sort_keys=True))
+        return json.loads(_text(stored))
+
     def _connect(self, timeout: float) -> Any:
         if self._store is not None:
             return self._store
@@ -303,7 +321,8 @@ class RankAgreement:
                 f"rank {launch.rank} could not reach the launcher's store at {where} within {timeout:g}s "
                 f"({type(exc).__name__}: {exc}); check MASTER_ADDR/MASTER_PORT, or launch with torchrun"
             )
-            raise AgreementTimeoutError(msg, phase="", attempt=0, missing=(0,), timeout=timeout) from exc
+            host_rank = () if launch.agent_store else (0,)  # rank 0 hosts the store without an agent
+            raise AgreementTimeoutError(msg, phase="", attempt=0, missing=host_rank, timeout=timeout) from exc
         return self._store
 
     def _outcome(self, trigger: str, attempt: int, error: Exception | None, policy: Any) -> dict[str, Any]:

@@ -207,3 +207,43 @@ def test_the_timeout_defaults_to_ddp_timeout(cpu_config):
     """Without agreement_timeout, ranks wait as long as a collective would (ddp_timeout)."""
     assert RankAgreement(LaunchInfo()).timeout_for(cpu_config.replace(ddp_timeout=77)) == 77.0
     assert RankAgreement(LaunchInfo(), timeout=3).timeout_for(cpu_config) == 3.0
+
+
+def _closed_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_an_unreachable_store_fails_the_construction_naming_the_address(monkeypatch, cpu_config):
+    """WORLD_SIZE=2 with nothing at MASTER_ADDR:MASTER_PORT: TrainerInit raises AgreementTimeoutError saying where."""
+    port = _closed_port()
+    env = {"RANK": "1", "WORLD_SIZE": "2", "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port)}
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("TORCHELASTIC_USE_AGENT_STORE", raising=False)
+    started = time.monotonic()
+    with pytest.raises(
+        AgreementTimeoutError, match=rf"rank 1 could not reach the launcher's store at 127.0.0.1:{port}"
+    ):
+        TrainerInit(cpu_config, agreement_timeout=0.5, log=False)
+    assert time.monotonic() - started < 10
+
+
+def test_losing_the_store_mid_run_fails_the_phase_instead_of_raising_from_the_machine():
+    """A store that went away: agree returns an AgreementTimeoutError (lost contact), the local error as its cause."""
+    from datetime import timedelta
+
+    from torch.distributed import TCPStore
+
+    server = TCPStore("127.0.0.1", 0, None, True, timedelta(seconds=2), wait_for_workers=False)
+    client = TCPStore("127.0.0.1", server.port, None, False, timedelta(seconds=2), wait_for_workers=False)
+    agreement = RankAgreement(LaunchInfo(rank=1, world_size=2, launch_id="t"), store=client, instance=0)
+    del server  # the store's server stops
+    boom = ValueError("local")
+    err = agreement.agree("place", 1, boom, policy=POLICY, timeout=1)
+    assert isinstance(err, AgreementTimeoutError)
+    assert "rank 1 lost contact with the launcher's store" in str(err) and err.phase == "place"
+    assert err.__cause__ is boom and err.agreed_retry is False
