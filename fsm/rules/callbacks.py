@@ -50,8 +50,8 @@ def _event_methods(obj: Any) -> bool:
 def report_to_unknown(s: GuardSubject) -> Iterator[tuple[str, str]]:
     """Every report_to name is an integration the core supports, "all" or "none"."""
     names = [n for n in _names(s) if n not in ("all", "none")]
-    if not names:
-        return
+    if not names or getattr(s.config, "reports_through_transformers", False):
+        return  # the transformers bridge registers transformers' own integrations
     from handlers.register import REPORTING_INTEGRATIONS
 
     known = sorted(REPORTING_INTEGRATIONS)
@@ -74,8 +74,8 @@ def report_to_unknown(s: GuardSubject) -> Iterator[tuple[str, str]]:
 def report_to_not_installed(s: GuardSubject) -> Iterator[tuple[str, str]]:
     """Every report_to integration named has its package installed."""
     names = [n for n in _names(s) if n not in ("all", "none")]
-    if not names:
-        return
+    if not names or getattr(s.config, "reports_through_transformers", False):
+        return  # transformers checks its own integrations' packages
     from handlers.register import REPORTING_INTEGRATIONS
 
     for name in names:

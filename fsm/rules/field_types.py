@@ -25,12 +25,8 @@ __all__ = ["INPUT_NAMES", "mistyped_fields"]
 _SECRET = re.compile(r"token|secret|password", re.IGNORECASE)
 
 
-def _is_str(value: Any) -> bool:
-    return isinstance(value, str)
-
-
-def _is_bool(value: Any) -> bool:
-    return isinstance(value, bool)
+def _is_str_list(value: Any) -> bool:
+    return isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value)
 
 
 def _is_int(value: Any) -> bool:
@@ -38,54 +34,56 @@ def _is_int(value: Any) -> bool:
 
 
 def _is_float(value: Any) -> bool:
-    return (isinstance(value, (int, float)) and not isinstance(value, bool)) and math.isfinite(value)
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
-def _is_str_list(value: Any) -> bool:
-    return isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value)
-
-
-def _is_mapping(value: Any) -> bool:
-    return isinstance(value, Mapping)
-
-
-_CHECKS = {
-    "str": (_is_str, "a string"),
-    "bool": (_is_bool, "True or False"),
-    "int": (_is_int, "an int"),
-    "float": (_is_float, "a finite number"),
-    "list[str]": (_is_str_list, "a list of strings"),
-    "dict[str, Any]": (_is_mapping, "a dict"),
+# annotation: (exact types accepted at once, check for other values (subclasses, containers), words)
+_KINDS: dict[str, tuple[tuple[type, ...], Any, str]] = {
+    "str": ((str,), lambda v: isinstance(v, str), "a string"),
+    "bool": ((bool,), lambda v: isinstance(v, bool), "True or False"),
+    "int": ((int,), _is_int, "an int"),
+    "float": ((int,), _is_float, "a finite number"),  # a float is checked for being finite
+    "list[str]": ((), _is_str_list, "a list of strings"),
+    "dict[str, Any]": ((dict,), lambda v: isinstance(v, Mapping), "a dict"),
 }
 
 
+@dataclasses.dataclass(frozen=True)
+class _Spec:
+    name: str
+    nullable: bool
+    exact: frozenset[type]
+    checks: tuple[Any, ...]
+    wanted: str
+
+
 @functools.lru_cache(maxsize=1)
-def _field_specs() -> dict[str, tuple[bool, tuple[Any, ...], str]]:
-    """``{field: (None allowed, checks, 'what it must be')}`` from the annotations."""
-    specs = {}
+def _field_specs() -> tuple[_Spec, ...]:
+    """One `_Spec` per field whose annotation this rule understands, in declaration order."""
+    specs = []
     for f in dataclasses.fields(InitConfig):
         parts = [p.strip() for p in str(f.type).split("|")]
-        nullable = "None" in parts
-        known = [_CHECKS[p] for p in parts if p in _CHECKS]
-        if len(known) != len([p for p in parts if p != "None"]):
+        types = [p for p in parts if p != "None"]
+        if not all(p in _KINDS for p in types):
             continue  # a type this rule does not know: accept anything
-        words = [w for _, w in known] + (["None"] if nullable else [])
-        specs[f.name] = (nullable, tuple(c for c, _ in known), " or ".join(words))
-    return specs
-
-
-def _is_ok(value: Any, nullable: bool, checks: tuple[Any, ...]) -> bool:
-    if value is None:
-        return nullable
-    return any(check(value) for check in checks)
+        kinds = [_KINDS[p] for p in types]
+        exact = frozenset(t for k in kinds for t in k[0])
+        words = [k[2] for k in kinds] + (["None"] if "None" in parts else [])
+        specs.append(_Spec(f.name, "None" in parts, exact, tuple(k[1] for k in kinds), " or ".join(words)))
+    return tuple(specs)
 
 
 def mistyped_fields(config: InitConfig) -> list[str]:
-    """Names of the fields of `config` whose values have the wrong type."""
+    """Names of the fields of `config` whose values have the wrong type, in declaration order."""
     values = config.__dict__
-    return [
-        name for name, (nullable, checks, _) in _field_specs().items() if not _is_ok(values.get(name), nullable, checks)
-    ]
+    bad = []
+    for spec in _field_specs():
+        value = values.get(spec.name)
+        if type(value) in spec.exact or (value is None and spec.nullable):
+            continue
+        if not any(check(value) for check in spec.checks):
+            bad.append(spec.name)
+    return bad
 
 
 def _shown(name: str, value: Any) -> str:
@@ -123,13 +121,15 @@ def _hint(name: str, value: Any, wanted: str) -> str:
 @rule("types.field_type", fields=tuple(f.name for f in dataclasses.fields(InitConfig)))
 def field_type(s: GuardSubject) -> Iterator[tuple[str, str, tuple[str, ...]]]:
     """Every config field holds its declared type (bool is not an int; floats are finite)."""
-    specs = _field_specs()
-    for name in specs:
-        if name not in s.mistyped:
-            continue
-        _, _, wanted = specs[name]
-        value = getattr(s.config, name)
-        yield f"{name} must be {wanted}, got {_shown(name, value)}", _hint(name, value, wanted), (name,)
+    for spec in _field_specs():
+        if spec.name in s.mistyped:
+            value = getattr(s.config, spec.name)
+            wanted = spec.wanted
+            yield (
+                f"{spec.name} must be {wanted}, got {_shown(spec.name, value)}",
+                _hint(spec.name, value, wanted),
+                (spec.name,),
+            )
 
 
 INPUT_NAMES = (

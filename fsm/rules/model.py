@@ -14,9 +14,10 @@ the transition right after it was built (``resolve_strategy``).
 
 from __future__ import annotations
 
+import functools
 import inspect
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from fsm.guards import GuardSubject, rule
@@ -43,29 +44,53 @@ def _unwrap(model: Any) -> Any:
     return model
 
 
+@functools.lru_cache(maxsize=256)
+def _forward_facts(forward: Callable[..., Any]) -> tuple[tuple[str, ...], bool, bool]:
+    """(parameter names, takes **kwargs, return_loss defaults to True) of a forward function."""
+    params = list(inspect.signature(forward).parameters.values())
+    if params and params[0].name == "self":
+        params = params[1:]
+    return_loss = next((p for p in params if p.name == "return_loss"), None)
+    return (
+        tuple(p.name for p in params),
+        any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params),
+        return_loss is not None and return_loss.default is True,
+    )
+
+
+def _facts(model: Any) -> tuple[tuple[str, ...], bool, bool] | None:
+    forward = getattr(model, "forward", None)
+    try:
+        function = getattr(forward, "__func__", None)
+        if function is not None and getattr(forward, "__self__", None) is model:
+            return _forward_facts(function)  # cached per class's forward
+        return _forward_facts.__wrapped__(forward)
+    except (TypeError, ValueError):
+        return None
+
+
 def loss_problem(model: Any, s: GuardSubject) -> str | None:
     """Why `model` cannot compute a training loss under `s`, or None when it can."""
     if s.input("compute_loss_func") is not None or s.config.label_smoothing_factor:
         return None
     model = _unwrap(model)
-    try:
-        params = inspect.signature(model.forward).parameters
-    except (AttributeError, TypeError, ValueError):
+    facts = _facts(model)
+    if facts is None:
         return None
-    label_names = set(s.config.label_names or ())
-    if any(n == "labels" or n.endswith(_LABEL_SUFFIXES) or n in _SPAN_LABELS or n in label_names for n in params):
-        return None
-    return_loss = params.get("return_loss")
-    if return_loss is not None and return_loss.default is True:
+    names, var_keyword, returns_loss = facts
+    label_names = s.config.label_names or ()
+    if returns_loss or any(
+        n == "labels" or n.endswith(_LABEL_SUFFIXES) or n in _SPAN_LABELS or n in label_names for n in names
+    ):
         return None
     name = type(model).__name__
-    prefix = getattr(model, "base_model_prefix", None)
+    prefix = getattr(type(model), "base_model_prefix", None) or getattr(model, "base_model_prefix", None)
     if isinstance(prefix, str) and prefix and hasattr(model, "config") and getattr(model, prefix, None) is None:
         return (
             f"{name} is a base model without a head: it only computes hidden states and takes no labels, "
             "so it cannot compute a loss"
         )
-    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+    if var_keyword:
         return None
     return f"{name}.forward takes no labels argument and no **kwargs, so it cannot compute a loss"
 
@@ -77,7 +102,8 @@ _LOSS_HINT = (
 
 
 def _meta_problem(model: Any) -> str | None:
-    if any(p.is_meta for p in model.parameters()):
+    first = next(model.parameters(), None)  # meta-device models (init_empty_weights) have all of them there
+    if first is not None and first.is_meta:
         return f"{type(model).__name__} has parameters on the meta device (shapes without data)"
     return None
 

@@ -24,16 +24,19 @@ def _repo_id_problem(repo_id: str) -> str | None:
 @rule("output.not_a_directory", fields=("output_dir",))
 def not_a_directory(s: GuardSubject) -> Iterator[tuple[str, str]]:
     """output_dir, and every part of its path that exists, is a directory (not a regular file)."""
-    path = Path(s.config.resolved_output_dir)
-    for candidate in (path, *path.parents):
-        if os.path.lexists(candidate):
-            if not candidate.is_dir():
-                where = "output_dir" if candidate == path else f"the part {str(candidate)!r} of output_dir"
-                yield (
-                    f"{where} ({str(path)!r}) exists and is a file, not a directory",
-                    "choose another output_dir; the file is left as it is",
-                )
+    path = s.config.resolved_output_dir
+    candidate = os.path.abspath(path)
+    while not os.path.lexists(candidate):
+        parent = os.path.dirname(candidate)
+        if parent == candidate:
             return
+        candidate = parent
+    if not os.path.isdir(candidate):
+        where = "output_dir" if candidate == os.path.abspath(path) else f"the part {candidate!r} of output_dir"
+        yield (
+            f"{where} ({path!r}) exists and is a file, not a directory",
+            "choose another output_dir; the file is left as it is",
+        )
 
 
 @rule("output.hub_model_id_underivable", fields=("push_to_hub", "hub_model_id", "output_dir"))
