@@ -89,3 +89,17 @@ def test_unreadable_files_exit_2_with_the_reason(cli, write):
     listed = write("list.yaml", "- seed\n- 1\n")
     code, _, err = cli("validate", str(listed))
     assert code == 2 and "must hold one mapping" in err
+
+
+def test_readme_validate_example_is_true(cli, write):
+    """The README's bad.yaml, validated now, gives exactly the rule ids and messages the README shows."""
+    import re
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    config = re.search(r"```yaml\n# bad\.yaml\n(.*?)```", readme, re.S).group(1)
+    shown = re.search(r"\$ trainer-fsm validate bad\.yaml\n(.*?)```", readme, re.S).group(1)
+    code, _out, err = cli("validate", str(write("bad.yaml", config)))
+    assert code == 2
+    assert re.findall(r"\[([\w.]+)\]", err) == re.findall(r"\[([\w.]+)\]", shown)
+    assert err.splitlines()[1:] == shown.splitlines()[1:]  # the first line names the path
