@@ -12,6 +12,7 @@ process group, once created, is reused by the next ones).
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import sys
@@ -20,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from events.testing import capture_events
-from fsm import NO_RETRY, InitConfig, RetryPolicy, TrainerInit
+from fsm import NO_RETRY, AsyncTrainerInit, InitConfig, RetryPolicy, TrainerInit
 from fsm.demo import SyntheticRegression, TinyMLP
 from fsm.distributed import format_summary, gather_summary
 from handlers import AcceleratePhase, PlacePhase, PrepareOutputPhase, SeedPhase
@@ -139,7 +140,7 @@ def scenario(out: Path, name: str) -> dict[str, Any]:
         kwargs["handlers"] = {"accelerate": FlakyAccelerate()}
     elif name == "fail_resolve_model":
         kwargs.update(model=None, model_init=_model_init_failing_on_rank1)
-    elif name == "fail_place":
+    elif name in ("fail_place", "async_fail_place"):
         kwargs["handlers"] = {"place": FailingPlace()}
     elif name == "fail_prepare_output":
         kwargs["handlers"] = {"prepare_output": FailingOutputOnRank1()}
@@ -165,9 +166,13 @@ def scenario(out: Path, name: str) -> dict[str, Any]:
     with capture_events() as events:
         started = time.monotonic()
         config = kwargs.pop("config", None) or _config(out, name)
-        init = TrainerInit(config, log=False, agreement_timeout=timeout, **kwargs)
+        machine = AsyncTrainerInit if name.startswith("async_") else TrainerInit
+        init = machine(config, log=False, agreement_timeout=timeout, **kwargs)
         try:
-            init.run()
+            if isinstance(init, AsyncTrainerInit):
+                asyncio.run(init.run())
+            else:
+                init.run()
         except Exception as exc:
             result["elapsed_s"] = time.monotonic() - started
             result["error"] = _chain(exc)

@@ -28,6 +28,7 @@ SCENARIOS = (
     "ready",
     "fail_resolve_model",
     "fail_place",
+    "async_fail_place",  # the same, with AsyncTrainerInit
     "fail_prepare_output",
     "fail_main_output",
     "transient",
@@ -223,6 +224,16 @@ def test_a_failure_on_rank_1_fails_the_phase_on_both_ranks_promptly(ranks, phase
         (init_failed,) = _events(result, "InitFailed")
         assert init_failed["failed_phase"] == phase and "rank 1" in init_failed["error"]
         assert not _events(result, "PhaseCompleted", phase)
+
+
+def test_the_async_machine_agrees_the_same_way(ranks):
+    """AsyncTrainerInit under torchrun: a failure at place on rank 1 fails both ranks, naming rank 1, promptly."""
+    for result in ranks["async_fail_place"]:
+        assert (result["state"], result["failed_phase"]) == ("Failed", "place")
+        err = _final_error(result)
+        assert (err["rank"], err["phase"]) == (1, "place")
+        assert result["elapsed_s"] < AGREEMENT_TIMEOUT_S / 4
+        assert [e["event"] for e in _events(result)][-1] == "InitFailed"
 
 
 def test_a_failure_on_rank_1_at_prepare_output_removes_the_dir_rank_0_created(ranks):
