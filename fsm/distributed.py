@@ -46,6 +46,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import json
+import math
 import os
 import socket
 import time
@@ -175,7 +176,7 @@ class RankAgreement:
         instance: int | None = None,
     ) -> None:
         if timeout is not None and (
-            isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0
+            isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not 0 < timeout < math.inf
         ):
             msg = (
                 f"agreement_timeout={timeout!r} must be a positive number of seconds, "
@@ -236,8 +237,9 @@ class RankAgreement:
         if not self.active:
             return error
         key = f"{self._prefix}/phase/{next(self._rounds)}"
+        outcome = self._outcome(trigger, attempt, error, policy)
         try:
-            verdict = self._exchange(key, self._outcome(trigger, attempt, error, policy), timeout)
+            verdict = self._exchange(key, outcome, timeout)
         except AgreementTimeoutError as exc:  # the store could not be reached
             exc.phase, exc.attempt = trigger, attempt
             exc.__cause__ = error or exc.__cause__

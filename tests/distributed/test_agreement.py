@@ -196,7 +196,7 @@ def test_the_launch_environment_is_read():
     assert (info.launch_id, info.agent_store, info.is_distributed) == ("abc", True, True)
 
 
-@pytest.mark.parametrize("timeout", [0, -1, "10", True])
+@pytest.mark.parametrize("timeout", [0, -1, "10", True, float("nan"), float("inf")])
 def test_a_bad_agreement_timeout_is_rejected(timeout, cpu_config):
     """agreement_timeout must be a positive number; the error names the argument."""
     with pytest.raises(ConfigError, match=r"agreement_timeout=.* must be a positive number of seconds"):
