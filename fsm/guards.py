@@ -218,9 +218,10 @@ def _load_rules() -> None:
         return
     import fsm.rules as package
 
-    for info in pkgutil.iter_modules(package.__path__):
-        if not info.name.startswith("_"):
-            importlib.import_module(f"{package.__name__}.{info.name}")
+    names = [info.name for info in pkgutil.iter_modules(package.__path__) if not info.name.startswith("_")]
+    first = getattr(package, "FIRST", ())
+    for name in sorted(names, key=lambda n: (n not in first, n)):
+        importlib.import_module(f"{package.__name__}.{name}")
     _loaded = True
 
 

@@ -6,7 +6,10 @@ Every public module in this package is imported when the guards first run.
 
 from __future__ import annotations
 
-__all__ = ["render_catalogue"]
+__all__ = ["FIRST", "render_catalogue"]
+
+FIRST = ("field_types",)
+"""Modules whose rules run (and report) first: a wrong type is the first thing to fix."""
 
 
 def render_catalogue() -> str:

@@ -2,7 +2,9 @@
 
 The core reports to the integrations in `handlers.register.REPORTING_INTEGRATIONS`
 (plus ``"all"`` and ``"none"``); transformers' other integrations (wandb, mlflow, ...)
-come with the transformers bridge, and the hint says so.
+come with the transformers bridge (``fsm.integrations.transformers.Trainer``), whose
+config says so (``reports_through_transformers``): there every name transformers knows
+is accepted.
 """
 
 from __future__ import annotations
@@ -55,14 +57,16 @@ def report_to_unknown(s: GuardSubject) -> Iterator[tuple[str, str]]:
     from handlers.register import REPORTING_INTEGRATIONS
 
     known = sorted(REPORTING_INTEGRATIONS)
+    # the drop-in transformers Trainer's config: transformers' own callbacks serve report_to
+    through_transformers = getattr(s.config, "reports_through_transformers", False)
     for name in names:
-        if name in REPORTING_INTEGRATIONS:
+        if name in REPORTING_INTEGRATIONS or (through_transformers and name in TRANSFORMERS_INTEGRATIONS):
             continue
         valid = ", ".join(repr(n) for n in [*known, "all", "none"])
         if name in TRANSFORMERS_INTEGRATIONS:
             hint = (
-                f"{name!r} is a transformers integration: set up through the transformers bridge "
-                "(pip install 'trainer-fsm[transformers]'), or report to one of the names listed"
+                f"{name!r} is a transformers integration: use the drop-in fsm.integrations.transformers.Trainer "
+                "(pip install 'trainer-fsm[transformers]'), which reports through transformers' callbacks"
             )
         else:
             close = difflib.get_close_matches(name, [*known, *TRANSFORMERS_INTEGRATIONS], n=1)

@@ -110,8 +110,8 @@ def fsdp_unknown_option(s: GuardSubject) -> Iterator[tuple[str, str]]:
 def fsdp_config_unknown_key(s: GuardSubject) -> Iterator[tuple[str, str]]:
     """fsdp_config keys are arguments of accelerate's FullyShardedDataParallelPlugin."""
     c = s.config
-    if not c.fsdp or not c.fsdp_config:
-        return
+    if not c.fsdp or not c.fsdp_config or getattr(c, "reports_through_transformers", False):
+        return  # (the drop-in transformers Trainer builds the plugin from transformers' own keys)
     import dataclasses
 
     from accelerate.utils import FullyShardedDataParallelPlugin

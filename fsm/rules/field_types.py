@@ -111,6 +111,8 @@ def _hint(name: str, value: Any, wanted: str) -> str:
             return f"write {name}=True or {name}=False, not a string"
         if "list of strings" in wanted:
             return f"give a list: {name}=[{value!r}]"
+    if name == "fsdp" and value is True:
+        return "name the sharding: fsdp='full_shard' (transformers' fsdp=True)"
     if isinstance(value, float) and not math.isfinite(value):
         return f"give {name} a finite value"
     if isinstance(value, float) and value.is_integer() and "int" in wanted:

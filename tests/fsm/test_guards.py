@@ -240,3 +240,18 @@ def test_static_rules_do_not_look_at_the_context(cpu_config, mlp_inputs):
     subject = GuardSubject(cpu_config.replace(fp16=True, bf16=True), mlp_inputs)
     with_context = GuardSubject(subject.config, mlp_inputs, context=object())
     assert run_rules(None, subject) == run_rules(None, with_context)
+
+
+def test_a_config_reporting_through_transformers_accepts_its_integrations(mlp_inputs):
+    """A config whose report_to is served by transformers' callbacks (the drop-in Trainer's) may name wandb."""
+    import dataclasses
+    from typing import ClassVar
+
+    @dataclasses.dataclass(repr=False)
+    class ThroughTransformers(InitConfig):
+        reports_through_transformers: ClassVar[bool] = True
+
+    assert validate(ThroughTransformers(report_to="wandb", use_cpu=True), **mlp_inputs) == []
+    found = validate(InitConfig(report_to="wandb", use_cpu=True), **mlp_inputs)
+    assert [v.rule for v in found] == ["callbacks.report_to_unknown"]
+    assert "fsm.integrations.transformers.Trainer" in found[0].hint
