@@ -61,8 +61,11 @@ _FLAG = re.compile(
 _BEARER = re.compile(r"(?P<scheme>\b(?:bearer|basic)\s+)(?P<value>[A-Za-z0-9._~+/=-]{6,})", re.IGNORECASE)
 _URL_PASSWORD = re.compile(r"(?P<head>\b[a-z][a-z0-9+.-]*://[^/\s:@]+:)(?P<value>[^/\s@]+)(?P<tail>@)", re.IGNORECASE)
 
-# Cheap first look: text without any of these cannot hold a `name=value` secret.
-_HINT = re.compile(rf"{_SECRET_WORDS}|key|bearer|basic|://", re.IGNORECASE)
+# Cheap first look: lower-case text without any of these cannot hold a `name=value`
+# secret, a bearer credential or a URL password (covers every word of _SECRET_WORDS).
+_HINTS = (
+    "token", "passw", "passphrase", "secret", "key", "credential", "auth", "cookie", "session", "bearer", "basic", "://",
+)  # fmt: skip
 
 _registered_secrets: set[str] = set()
 
@@ -150,7 +153,10 @@ class _Scrubber:
         for secret in self.values:
             if secret in text:
                 text = text.replace(secret, REDACTED)
-        if len(text) < 6 or not _HINT.search(text):
+        if len(text) < 6:
+            return text
+        lowered = text.lower()
+        if not any(hint in lowered for hint in _HINTS):
             return text
         text = _BEARER.sub(lambda m: m["scheme"] + REDACTED, text)
         text = _URL_PASSWORD.sub(lambda m: m["head"] + REDACTED + m["tail"], text)
