@@ -54,6 +54,7 @@ __all__ = [
     "PhaseRow",
     "PlainDisplay",
     "decision_of",
+    "live_table",
     "make_console",
     "summary_table",
 ]
@@ -187,7 +188,7 @@ def make_console(stream: IO[str] | None = None, *, plain: bool = False) -> Conso
     return Console(file=stream, force_terminal=False, no_color=True, width=120, markup=False, highlight=False)
 
 
-def _status_cell(board: PhaseBoard, row: PhaseRow) -> RenderableType:
+def _status_cell(row: PhaseRow) -> RenderableType:
     from rich.spinner import Spinner
     from rich.text import Text
 
@@ -221,7 +222,7 @@ def live_table(board: PhaseBoard) -> Table:
     for row in board.rows.values():
         detail = Text(row.error, style="red") if row.error else Text(row.decision)
         elapsed = _seconds(board.elapsed(row))
-        table.add_row(str(row.index), row.trigger, row.dest, _status_cell(board, row), elapsed, detail)
+        table.add_row(str(row.index), row.trigger, row.dest, _status_cell(row), elapsed, detail)
     return table
 
 
