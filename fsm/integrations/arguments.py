@@ -23,7 +23,7 @@ import importlib
 import os
 import warnings
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import transformers
 
@@ -72,6 +72,10 @@ class TrainingArgumentsConfig(InitConfig):
 
     passthrough: dict[str, Any] = field(default_factory=dict)
     arguments_class: str = _DEFAULT_CLASS
+
+    reports_through_transformers: ClassVar[bool] = False
+    """Whether transformers' own callbacks serve `report_to` (the drop-in `Trainer`'s
+    config); the guards then accept every integration transformers knows."""
 
 
 def _plain(value: Any) -> Any:

@@ -19,9 +19,10 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
+import os
 import warnings
 from collections.abc import Callable, Iterable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import transformers
 import transformers.trainer as _hf_trainer
@@ -59,6 +60,7 @@ from handlers.strategy import ResolveStrategyPhase
 from handlers.trainer_state import InitStatePhase
 
 if TYPE_CHECKING:
+    from events.audit import AuditSink
     from events.bus import EventBus
     from fsm.retry import RetryPolicy
     from handlers.base import PhaseHandler
@@ -80,6 +82,22 @@ __all__ = [
 
 _MISSING = object()
 _TRANSFORMERS_MAJOR = int(transformers.__version__.split(".")[0])
+
+
+@dataclasses.dataclass(repr=False)
+class _DropInConfig(TrainingArgumentsConfig):
+    """The drop-in trainer's config: transformers serves `report_to` with its own callbacks."""
+
+    reports_through_transformers: ClassVar[bool] = True
+    loss_computed_by_trainer: ClassVar[bool] = False
+
+
+@dataclasses.dataclass(repr=False)
+class _CustomLossConfig(_DropInConfig):
+    """The config of a Trainer subclass that overrides `compute_loss`: the guards do not
+    require the model itself to compute a loss."""
+
+    loss_computed_by_trainer: ClassVar[bool] = True
 
 
 class MachineCallbackHandler(HFCallbackHandler):
@@ -545,7 +563,8 @@ class Trainer(transformers.Trainer):
     Args:
         bus: an `events.EventBus` to emit the set-up's events on (a new one by default).
         retry: a `RetryPolicy`, or a mapping of trigger to policy.
-        audit: where to write the audit log (as `TrainerInit(audit=...)`).
+        audit: the audit log, as `TrainerInit(audit=...)`: True (the default) writes
+            ``<output_dir>/trainer_fsm_audit.jsonl``, a path writes there, False none.
         handlers: phase objects replacing the bridge's, by trigger.
         log: as `TrainerInit(log=...)`.
 
@@ -579,23 +598,20 @@ class Trainer(transformers.Trainer):
         *,
         bus: EventBus | None = None,
         retry: RetryPolicy | Mapping[str, RetryPolicy] | None = None,
-        audit: Any = None,
+        audit: bool | str | os.PathLike[str] | AuditSink = True,
         handlers: Mapping[str, PhaseHandler] | None = None,
         log: bool | Callable[[Any], Any] = True,
     ) -> None:
         if args is None:
             args = transformers.TrainingArguments(output_dir="tmp_trainer")
         self.args = args
-        options: dict[str, Any] = {}
-        if audit is not None:
-            if "audit" not in inspect.signature(TrainerInit).parameters:
-                msg = "audit= needs a trainer-fsm whose TrainerInit records audit logs (TrainerInit(audit=...))"
-                raise TypeError(msg)
-            options["audit"] = audit
         phases: dict[str, PhaseHandler] = bridge_phases(self)
         phases.update(handlers or {})
+        config = config_from_training_arguments(args, warn=False)
+        custom_loss = type(self).compute_loss is not transformers.Trainer.compute_loss
+        config_cls = _CustomLossConfig if custom_loss else _DropInConfig
         self.fsm = TrainerInit(
-            config_from_training_arguments(args, warn=False),
+            config_cls(**{f.name: getattr(config, f.name) for f in dataclasses.fields(config)}),
             model=model,
             model_init=model_init,
             train_dataset=train_dataset,
@@ -612,7 +628,7 @@ class Trainer(transformers.Trainer):
             retry=retry,
             bus=bus,
             log=log,
-            **options,
+            audit=audit,
         )
         # The tracker names its stage after the caller, so it starts and stops here.
         self._memory_tracker = TrainerMemoryTracker(args.skip_memory_metrics)

@@ -73,6 +73,8 @@ def loss_problem(model: Any, s: GuardSubject) -> str | None:
     """Why `model` cannot compute a training loss under `s`, or None when it can."""
     if s.input("compute_loss_func") is not None or s.config.label_smoothing_factor:
         return None
+    if getattr(s.config, "loss_computed_by_trainer", False):  # a transformers Trainer subclass's compute_loss
+        return None
     model = _unwrap(model)
     facts = _facts(model)
     if facts is None:

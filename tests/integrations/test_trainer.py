@@ -163,3 +163,76 @@ def test_transient_failure_is_retried_by_the_policy(hf_args, tokens, make_gpt2):
         trainer = Trainer(model_init=model_init, args=hf_args, train_dataset=tokens, retry=policy, log=False)
     assert trainer.fsm.state == READY and len(calls) == 2
     assert [e.phase for e in events.of_type(PhaseRetrying)] == ["resolve_model"]
+
+
+def test_audit_log_is_written_and_verifies(tmp_path, tokens, make_gpt2):
+    """By default the drop-in leaves a verifiable audit log in output_dir, with the carried arguments and no token."""
+    from events.audit import read, verify
+
+    args = transformers.TrainingArguments(
+        output_dir=str(tmp_path / "out"),
+        use_cpu=True,
+        report_to="none",
+        max_steps=1,
+        neftune_noise_alpha=5.0,
+        hub_token="hf_auditcanary0123456789",
+    )
+    trainer = Trainer(model=make_gpt2(), args=args, train_dataset=tokens, log=False)
+    path = tmp_path / "out" / "trainer_fsm_audit.jsonl"
+    assert trainer.fsm.setup.audit_path == str(path)
+    assert verify(path)
+    started = [r for r in read(path).records if r.event == "InitStarted"]
+    assert started[0].payload["config"]["passthrough"]["neftune_noise_alpha"] == 5.0
+    assert "hf_auditcanary0123456789" not in path.read_text()
+
+
+def test_report_to_is_left_to_transformers(hf_args, tokens, make_gpt2):
+    """The guards let report_to name a transformers integration; transformers' own callback then decides."""
+    import warnings
+
+    from fsm import InitConfig, validate
+
+    hf_args.report_to = ["wandb"]  # not installed here: transformers' WandbCallback refuses
+    with pytest.raises(PhaseError, match=r"register_callbacks.*wandb") as info:
+        Trainer(model=make_gpt2(), args=hf_args, train_dataset=tokens, log=False)
+    assert info.value.trainer.fsm.last_good_state == "ArgumentsStored"
+    # the core set-up (trainer-fsm's own callbacks) rejects it up front instead
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        config = InitConfig.from_training_arguments(hf_args)
+    assert [v.rule for v in validate(config, model=make_gpt2())] == ["callbacks.report_to_unknown"]
+
+
+class _LogitsOnly(torch.nn.Module):
+    """A language model whose forward takes no labels: the loss is the trainer's business."""
+
+    def __init__(self, make_gpt2) -> None:
+        super().__init__()
+        self.inner = make_gpt2()
+
+    def forward(self, input_ids):
+        return {"logits": self.inner(input_ids=input_ids).logits}
+
+
+class _OwnLossTrainer(Trainer):
+    """The usual transformers pattern: a subclass that computes the loss itself."""
+
+    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+        labels = inputs.pop("labels")
+        outputs = model(**inputs)
+        logits = outputs["logits"][:, :-1]
+        loss = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.size(-1)), labels[:, 1:].reshape(-1))
+        return (loss, outputs) if return_outputs else loss
+
+
+def test_subclass_with_its_own_compute_loss_is_accepted(hf_args, tokens, make_gpt2):
+    """A model without labels passes the guards when a Trainer subclass overrides compute_loss, and trains."""
+    from fsm import ConfigError
+
+    hf_args.remove_unused_columns = False
+    hf_args.max_steps = 2
+    with pytest.raises(ConfigError, match="cannot compute a loss"):
+        Trainer(model=_LogitsOnly(make_gpt2), args=hf_args, train_dataset=tokens, log=False)
+    trainer = _OwnLossTrainer(model=_LogitsOnly(make_gpt2), args=hf_args, train_dataset=tokens, log=False)
+    trainer.train()
+    assert trainer.state.global_step == 2
