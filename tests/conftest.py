@@ -14,9 +14,15 @@ def _isolated(tmp_path, monkeypatch):
 
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("HF_ENDPOINT", raising=False)
+    for name in ("CUBLAS_WORKSPACE_CONFIG", "CUDA_LAUNCH_BLOCKING", "FLASH_ATTENTION_DETERMINISTIC"):
+        monkeypatch.delenv(name, raising=False)  # restored after the test, whatever a set-up sets
     saved = [dict(s) for s in (PartialState._shared_state, AcceleratorState._shared_state, GradientState._shared_state)]
     logger_level = logging.getLogger("trainer_fsm").level
+    import torch
+
+    deterministic = torch.are_deterministic_algorithms_enabled()
     yield
+    torch.use_deterministic_algorithms(deterministic)
     for live, before in zip(
         (PartialState._shared_state, AcceleratorState._shared_state, GradientState._shared_state), saved, strict=True
     ):

@@ -13,7 +13,7 @@ import torch
 from events import PhaseRetrying
 from events.testing import capture_events
 from fsm import FAILED, PHASES, READY, TRIGGERS, PhaseError, RetryPolicy, StateError, TrainerInit
-from fsm.demo import SyntheticRegression, TinyLMConfig, TinyTransformerLM
+from fsm.demo import SyntheticRegression, TinyLMConfig, TinyMLP, TinyTransformerLM
 from handlers import default_phases
 
 
@@ -113,7 +113,7 @@ def test_transient_model_init_error_is_retried_without_the_user(cpu_config):
         calls.append(1)
         if len(calls) == 1:
             raise ConnectionError("weights server dropped the connection")
-        return torch.nn.Linear(2, 1)
+        return TinyMLP()
 
     init = TrainerInit(cpu_config, model_init=model_init, log=False)
     with capture_events() as events:

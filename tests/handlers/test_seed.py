@@ -29,6 +29,7 @@ def test_seeds_python_numpy_and_torch():
 def test_full_determinism_and_its_rollback(monkeypatch):
     """full_determinism turns on deterministic algorithms and env vars; rollback puts all back."""
     monkeypatch.delenv("CUBLAS_WORKSPACE_CONFIG", raising=False)
+    torch.use_deterministic_algorithms(False)
     ctx = _ctx(seed=1, full_determinism=True)
     rng_before = torch.get_rng_state()
     py_before = random.getstate()
