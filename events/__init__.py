@@ -5,6 +5,7 @@ This package imports neither `fsm` nor `handlers`; both build on it.
 
 from __future__ import annotations
 
+from events.async_bus import AsyncEventBus
 from events.bus import EventBus, Subscription
 from events.exceptions import EventsError, SubscriberError, SubscriptionError
 from events.log import StructlogSubscriber
@@ -44,6 +45,7 @@ __all__ = [
     "EVENT_TYPES",
     "AcceleratorReady",
     "ArgumentsStored",
+    "AsyncEventBus",
     "CallbacksRegistered",
     "Event",
     "EventBus",
