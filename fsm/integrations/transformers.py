@@ -451,6 +451,7 @@ class _PrepareOutput(_Bridge, PrepareOutputPhase):
         finally:
             ctx.config = config
         if self.trainer.args.push_to_hub:
+            self._assign(ctx, push_in_progress=self.trainer.__dict__.get("push_in_progress"))  # recorded for undo
             self.trainer.init_hf_repo()
             ctx.hub_repo_id = self.trainer.hub_model_id
             fact = dataclasses.replace(fact, hub_repo=ctx.hub_repo_id)

@@ -236,3 +236,30 @@ def test_subclass_with_its_own_compute_loss_is_accepted(hf_args, tokens, make_gp
     trainer = _OwnLossTrainer(model=_LogitsOnly(make_gpt2), args=hf_args, train_dataset=tokens, log=False)
     trainer.train()
     assert trainer.state.global_step == 2
+
+
+@pytest.fixture
+def local_hub(hub_server, monkeypatch):
+    """Point transformers' and huggingface_hub's shared clients at the local hub server."""
+    import huggingface_hub
+
+    monkeypatch.setattr(huggingface_hub.constants, "ENDPOINT", hub_server.url)
+    monkeypatch.setattr(huggingface_hub.hf_api.api, "endpoint", hub_server.url)
+    monkeypatch.setattr(transformers.utils.hub, "_hf_api", None, raising=False)
+    return hub_server
+
+
+def test_hub_repo_through_transformers_is_retried(local_hub, hf_args, tokens, make_gpt2):
+    """push_to_hub: transformers' init_hf_repo creates the repo (a 503 first is retried); push_to_hub() can find it."""
+    from events.testing import capture_events
+
+    local_hub.state.fail_next = 1
+    hf_args.push_to_hub, hf_args.hub_model_id, hf_args.hub_token = True, "team/tiny", "hf_hubcanary0123456789"
+    policy = RetryPolicy(max_attempts=2, initial_delay=0.0, jitter=0.0)
+    with capture_events() as events:
+        trainer = Trainer(model=make_gpt2(), args=hf_args, train_dataset=tokens, retry=policy, log=False)
+    assert trainer.hub_model_id == "team/tiny"
+    assert [e.phase for e in events.of_type(PhaseRetrying)] == ["prepare_output"]
+    assert [r["path"] for r in local_hub.state.requests] == ["/api/repos/create"] * 2
+    assert local_hub.state.requests[-1]["authorization"] == "Bearer hf_hubcanary0123456789"
+    assert all("hf_hubcanary0123456789" not in str(e.to_dict()) for e in events)
