@@ -25,11 +25,9 @@ import inspect
 import os
 import time
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from events.audit import AuditSink
 from events.bus import EventBus
-from events.environment import fingerprint
 from events.log import StructlogSubscriber
 from events.redact import redact, scrub_text
 from events.types import (
@@ -56,6 +54,9 @@ from handlers import default_phases
 from handlers.base import PhaseHandler
 from handlers.context import SetupContext, SetupInputs
 
+if TYPE_CHECKING:
+    from events.audit import AuditSink
+
 __all__ = ["TrainerInit", "transition_table"]
 
 
@@ -76,7 +77,9 @@ def _log_level_for(config: InitConfig) -> str:
 
 
 def _audit_sink(audit: Any) -> AuditSink | None:
-    """The audit sink for `TrainerInit(audit=...)`."""
+    """The audit sink for `TrainerInit(audit=...)` (imported here: `import fsm` stays cheap)."""
+    from events.audit import AuditSink
+
     if audit is True:
         return AuditSink()
     if audit is False or audit is None:
@@ -412,6 +415,8 @@ class TrainerInit:
 
     def _environment(self) -> dict[str, Any]:
         """The environment fingerprint recorded with InitStarted (see `events.environment`)."""
+        from events.environment import fingerprint
+
         return fingerprint(rank=self.bus.rank, world_size=self.bus.world_size)
 
     def _reject(self, violations: list[Violation], *, phase: str | None = None) -> None:
