@@ -664,14 +664,3 @@ class Trainer(transformers.Trainer):
         self._memory_tracker = TrainerMemoryTracker(True)
         self._drive(self.fsm.resume)
         return self
-
-
-def _check_names() -> None:
-    """The bridge's own names must not hide transformers.Trainer's (checked at import)."""
-    for name in ("fsm", "retry", "resume", "_drive"):
-        if hasattr(transformers.Trainer, name):
-            msg = f"transformers {transformers.__version__}: Trainer.{name} exists; fsm.integrations would hide it"
-            raise ImportError(msg)
-
-
-_check_names()

@@ -263,3 +263,11 @@ def test_hub_repo_through_transformers_is_retried(local_hub, hf_args, tokens, ma
     assert [r["path"] for r in local_hub.state.requests] == ["/api/repos/create"] * 2
     assert local_hub.state.requests[-1]["authorization"] == "Bearer hf_hubcanary0123456789"
     assert all("hf_hubcanary0123456789" not in str(e.to_dict()) for e in events)
+
+
+def test_bridge_names_do_not_hide_transformers_methods():
+    """The names the subclass adds (fsm, retry, resume) are not transformers.Trainer attributes it would hide."""
+    added = set(vars(Trainer)) - {"__init__", "__module__", "__doc__", "__annotations__", "__firstlineno__"}
+    added -= {"__static_attributes__"}
+    assert added == {"_drive", "retry", "resume"}
+    assert not any(hasattr(transformers.Trainer, name) for name in [*added, "fsm"])
