@@ -117,6 +117,12 @@ def jsonable(value: Any, *, text: Callable[[str], str] = str, _depth: int = 0) -
         return jsonable(
             {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}, text=text, _depth=_depth + 1
         )
+    item = getattr(value, "item", None)  # numpy / torch scalars: their Python value
+    if callable(item) and getattr(value, "ndim", None) == 0:
+        try:
+            return jsonable(item(), text=text, _depth=_depth + 1)
+        except Exception:  # not a scalar after all: fall through to str()
+            pass
     if isinstance(value, bytes):
         return text(value.decode("utf-8", "backslashreplace"))
     if isinstance(value, os.PathLike):

@@ -116,6 +116,7 @@ class AuditSink:
         self._missing_before: list[Path] = []
         self._dirs_created: list[Path] = []
         self._created_file = False
+        self._refused: set[str] = set()  # other runs' ids, refused once each
 
     # ------------------------------------------------------------ reading
 
@@ -137,7 +138,8 @@ class AuditSink:
     # ------------------------------------------------------------ subscriber
 
     def __call__(self, event: Event) -> None:
-        self._append(event)
+        if not self._append(event):
+            return
         self._observe(event)
         self._sync(event)
 
@@ -145,10 +147,13 @@ class AuditSink:
         """Write what is still in memory, if the file's directory exists."""
         self._sync(None)
 
-    def _append(self, event: Event) -> None:
+    def _append(self, event: Event) -> bool:
         if self.run_id is None:
             self.run_id = event.run_id
         elif event.run_id != self.run_id:
+            if event.run_id in self._refused:
+                return False
+            self._refused.add(event.run_id)
             msg = (
                 f"this AuditSink records run {self.run_id}, not {event.run_id}: "
                 "give each TrainerInit its own AuditSink (or a path)"
@@ -172,6 +177,7 @@ class AuditSink:
         record["hash"] = record_hash(record, self._key)
         self.records.append(record)
         self._lines.append(canonical(record) + b"\n")
+        return True
 
     def _observe(self, event: Event) -> None:
         """Follow the output directory: configured, created, rolled back."""

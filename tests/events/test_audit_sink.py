@@ -11,7 +11,7 @@ import pytest
 from events.audit import DEFAULT_FILENAME, AuditSink, AuditWriteError, audit_filename, read, verify
 from events.bus import EventBus
 from events.testing import capture_events
-from events.types import InitReady, InitStarted, OutputPrepared, PhaseStarted
+from events.types import InitReady, InitStarted, OutputPrepared, PhaseStarted, Reconfigured
 from fsm import ConfigError, InitConfig, PhaseError, TrainerInit
 from fsm.demo import demo_inputs
 
@@ -215,8 +215,29 @@ def test_one_sink_records_one_run(tmp_path):
     """Feeding a sink events of a second run is refused with a clear message."""
     sink = AuditSink(tmp_path / "a.jsonl")
     sink(EventBus(run_id="run-one").stamp(InitStarted))
+    other = EventBus(run_id="run-two")
     with pytest.raises(ValueError, match="give each TrainerInit its own AuditSink"):
-        sink(EventBus(run_id="run-two").stamp(InitStarted))
+        sink(other.stamp(InitStarted))
+    sink(other.stamp(InitReady))  # said once; later events of that run are ignored quietly
+    assert [r["run_id"] for r in sink.records] == ["run-one"]
+
+
+def test_payload_values_become_plain_json(tmp_path):
+    """numpy and torch scalars, arrays, paths, NaN and sets in a payload are recorded as plain JSON."""
+    import math
+
+    import numpy as np
+    import torch
+
+    bus = EventBus()
+    sink = AuditSink(tmp_path / "a.jsonl", key="")
+    bus.subscribe("*", sink)
+    bus.emit(InitStarted, config={"output_dir": str(tmp_path)})
+    changes = {"n": np.int64(3), "t": torch.tensor(2.5), "a": np.zeros(2), "p": tmp_path, "x": math.nan, "s": {2, 1}}
+    bus.emit(Reconfigured, changes=changes)
+    payload = read(sink.path).records[1].payload["changes"]
+    assert payload == {"n": 3, "t": 2.5, "a": "[0. 0.]", "p": str(tmp_path), "x": "nan", "s": [1, 2]}
+    assert verify(sink.path).ok
 
 
 def test_a_key_in_use_never_reaches_the_file(tmp_path, inputs, monkeypatch):
