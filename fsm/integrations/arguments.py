@@ -27,6 +27,7 @@ from typing import Any, ClassVar
 
 import transformers
 
+from events.redact import is_secret_name, register_secret
 from fsm.config import InitConfig
 from fsm.exceptions import ConfigError
 
@@ -72,6 +73,12 @@ class TrainingArgumentsConfig(InitConfig):
 
     passthrough: dict[str, Any] = field(default_factory=dict)
     arguments_class: str = _DEFAULT_CLASS
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        for name, value in self.passthrough.items():  # 4.x's push_to_hub_token, say
+            if isinstance(value, str) and is_secret_name(name):
+                register_secret(value)
 
     reports_through_transformers: ClassVar[bool] = False
     """Whether transformers' own callbacks serve `report_to` (the drop-in `Trainer`'s

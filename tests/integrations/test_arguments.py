@@ -124,6 +124,18 @@ def test_secret_is_redacted_in_the_converted_config(tmp_path):
     assert config.hub_token == "hf_secretvalue123456"
 
 
+def test_carried_secret_is_registered_and_scrubbed(tmp_path):
+    """A secret-named carried field (4.x's push_to_hub_token) is redacted and scrubbed from free text."""
+    from events.redact import scrub_text
+
+    args = transformers.TrainingArguments(output_dir=str(tmp_path / "o"), report_to="none")
+    config = InitConfig.from_training_arguments(args)
+    passthrough = {**config.passthrough, "push_to_hub_token": "hf_carriedsecret98765"}
+    carried = config.replace(passthrough=passthrough)
+    assert "hf_carriedsecret98765" not in repr(carried)
+    assert "hf_carriedsecret98765" not in scrub_text("upload failed with hf_carriedsecret98765")
+
+
 def test_arguments_subclass_is_rebuilt_with_its_own_fields(tmp_path):
     """A Seq2SeqTrainingArguments comes back as one, with its extra fields."""
     args = _rich_args(tmp_path, cls=transformers.Seq2SeqTrainingArguments, predict_with_generate=True)
