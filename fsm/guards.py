@@ -27,6 +27,7 @@ from typing import Any
 
 from fsm.config import InitConfig
 from fsm.exceptions import ConfigError
+from fsm.phases import TRIGGERS
 
 __all__ = [
     "RULES",
@@ -197,8 +198,16 @@ def rule(
     of them has the wrong type, and a violation names them unless it names its own.
     """
 
+    if trigger is not None and trigger not in TRIGGERS:
+        msg = f"rule {rule_id!r}: trigger={trigger!r} is not a phase trigger; use one of {', '.join(TRIGGERS)}"
+        raise ValueError(msg)
+
     def register(check: Check) -> Check:
-        if rule_id in RULES and RULES[rule_id].check.__qualname__ != check.__qualname__:
+        known = RULES.get(rule_id)
+        if known is not None and (known.check.__module__, known.check.__qualname__) != (
+            check.__module__,
+            check.__qualname__,
+        ):  # the same function registered again (a module reloaded) replaces itself
             msg = f"a rule with id {rule_id!r} is already registered"
             raise ValueError(msg)
         doc = description or (check.__doc__ or "").strip().splitlines()[0] if (description or check.__doc__) else ""

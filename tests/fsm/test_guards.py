@@ -255,3 +255,18 @@ def test_a_config_reporting_through_transformers_accepts_its_integrations(mlp_in
     found = validate(InitConfig(report_to="wandb", use_cpu=True), **mlp_inputs)
     assert [v.rule for v in found] == ["callbacks.report_to_unknown"]
     assert "fsm.integrations.transformers.Trainer" in found[0].hint
+
+
+def test_rule_ids_are_unique_and_triggers_real():
+    """Registering a second check under a taken id, or on a trigger that is no phase, fails at once."""
+    validate()  # the catalogue is loaded
+    with pytest.raises(ValueError, match=r"'precision\.fp16_with_bf16' is already registered"):
+
+        @rule("precision.fp16_with_bf16")
+        def another(s):
+            """Another check."""
+            return ()
+
+    with pytest.raises(ValueError, match="trigger='plac' is not a phase trigger; use one of seed"):
+        rule("test.typo", trigger="plac")
+    assert RULES["precision.fp16_with_bf16"].check.__module__ == "fsm.rules.precision"
