@@ -20,6 +20,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+import accelerate.utils  # noqa: F401  (imported up front: a scenario's time is not an import)
+import torch
+
 from events.testing import capture_events
 from fsm import NO_RETRY, AsyncTrainerInit, InitConfig, RetryPolicy, TrainerInit
 from fsm.demo import SyntheticRegression, TinyMLP
@@ -225,9 +228,25 @@ def _reset_accelerate() -> None:
         shared.clear()
 
 
+def _wait_for_every_rank() -> None:
+    """Start together, so that a scenario's time is not the other process's start-up."""
+    from datetime import timedelta
+
+    from torch.distributed import TCPStore
+
+    store = TCPStore(os.environ["MASTER_ADDR"], int(os.environ["MASTER_PORT"]), None, False, timedelta(seconds=60))
+    store.add("scenarios/started", 1)
+    deadline = time.monotonic() + 60
+    while int(store.add("scenarios/started", 0)) < int(os.environ["WORLD_SIZE"]) and time.monotonic() < deadline:
+        time.sleep(0.01)
+
+
 def main(argv: list[str]) -> int:
     out = Path(argv[1])
     out.mkdir(parents=True, exist_ok=True)
+    # the first call takes about a second (a lazy import in torch); the seed phase's rollback makes it
+    torch.use_deterministic_algorithms(torch.are_deterministic_algorithms_enabled())
+    _wait_for_every_rank()
     for name in argv[2:]:
         result = scenario(out, name)
         (out / f"{name}.rank{RANK}.json").write_text(json.dumps(result, default=str, indent=1))

@@ -38,6 +38,7 @@ SCENARIOS = (
 )
 LAUNCH_TIMEOUT_S = 150
 AGREEMENT_TIMEOUT_S = 60  # what the scenarios pass, except "timeout" (1.5 s)
+PROMPT_S = 5.0  # a failure reaches every rank within this (measured: about 0.1 s), far below the timeout
 
 
 class _Hub:
@@ -213,7 +214,7 @@ def test_a_failure_on_rank_1_fails_the_phase_on_both_ranks_promptly(ranks, phase
         err = _final_error(result)
         assert err["rank"] == 1 and err["phase"] == phase
         assert f"phase '{phase}' failed on rank 1 of 2" in err["message"]
-        assert result["elapsed_s"] < AGREEMENT_TIMEOUT_S / 4, f"rank {rank} took {result['elapsed_s']:.1f}s"
+        assert result["elapsed_s"] < PROMPT_S, f"rank {rank} took {result['elapsed_s']:.1f}s"
         if rank == 1:  # the rank that failed keeps its own exception as the cause
             assert result["error"][-1]["type"] in ("InjectedError", "ValueError")
         # every rank rolled the phase back, and its events say so, naming rank 1
@@ -232,7 +233,7 @@ def test_the_async_machine_agrees_the_same_way(ranks):
         assert (result["state"], result["failed_phase"]) == ("Failed", "place")
         err = _final_error(result)
         assert (err["rank"], err["phase"]) == (1, "place")
-        assert result["elapsed_s"] < AGREEMENT_TIMEOUT_S / 4
+        assert result["elapsed_s"] < PROMPT_S
         assert [e["event"] for e in _events(result)][-1] == "InitFailed"
 
 
@@ -249,7 +250,7 @@ def test_a_failure_in_the_main_only_block_does_not_leave_rank_1_at_the_barrier(r
         assert (result["state"], result["failed_phase"]) == ("Failed", "prepare_output")
         err = _final_error(result)
         assert err["rank"] == 0 and "failed on rank 0 of 2: InjectedError: hub repository refused" in err["message"]
-        assert result["elapsed_s"] < AGREEMENT_TIMEOUT_S / 4
+        assert result["elapsed_s"] < PROMPT_S
 
 
 def test_a_failure_before_the_process_group_exists_is_agreed_too(ranks):
@@ -259,7 +260,7 @@ def test_a_failure_before_the_process_group_exists_is_agreed_too(ranks):
         err = _final_error(result)
         assert (err["rank"], err["phase"]) == (1, "seed")
         assert not _events(result, "AcceleratorReady")
-        assert result["elapsed_s"] < AGREEMENT_TIMEOUT_S / 4
+        assert result["elapsed_s"] < PROMPT_S
 
 
 def test_a_transient_failure_before_joining_the_process_group_is_retried_without_a_hang(ranks):
@@ -270,7 +271,7 @@ def test_a_transient_failure_before_joining_the_process_group_is_retried_without
         assert retrying["attempt"] == 2 and "failed on rank 1 of 2: ConnectionError" in retrying["error"]
         assert [e["attempt"] for e in _events(result, "PhaseStarted", "accelerate")] == [1, 2]
         assert _events(result, "AcceleratorReady")[0]["num_processes"] == 2
-        assert result["elapsed_s"] < AGREEMENT_TIMEOUT_S / 4
+        assert result["elapsed_s"] < PROMPT_S
 
 
 def test_a_transient_failure_on_one_rank_is_retried_by_both(ranks):
