@@ -12,8 +12,9 @@ the ranks retry, fail or go on in step.
 The exchange goes through the launcher's c10d ``TCPStore`` at
 ``MASTER_ADDR:MASTER_PORT``, not through the process group:
 
-* the store exists before the process group, so the seed phase and the accelerate phase
-  (which creates the group) are agreed on exactly like the later ones;
+* the store exists before the process group, so the seed phase is agreed on exactly
+  like the later ones, and so is the accelerate phase, which creates the group (see
+  below for a rank that fails there before joining it);
 * a wait on the store has a timeout of our choosing, and afterwards we can tell which
   rank never reported (`AgreementTimeoutError` names it), which a collective cannot;
 * it works the same whatever the backend (gloo, nccl) and costs a few small messages.
@@ -31,6 +32,13 @@ One round of agreement, for a phase attempt:
    missing ranks) and proposes it with ``compare_set`` on ``<prefix>/phase/<round>/verdict``:
    the first proposal wins and every rank acts on the stored one, so even a rank that
    reports after another gave up acts on the same verdict.
+
+A rank whose phase failed while it has no process group yet does not wait in step 2:
+the other ranks may be blocked in the group's rendezvous (inside the accelerate phase),
+waiting for it, and cannot report until it joins. It decides from the outcomes already
+there and proposes that verdict; a transient failure is retried, and the retry joins
+the rendezvous, so the others finish their attempt, read the stored verdict and retry
+too. A final failure ends that rank's script, and torchrun stops the others.
 
 The run_id is agreed the same way when `TrainerInit` is built (the first rank's proposal
 wins), so every event of every rank, from ``InitStarted`` on, carries the same run_id.
