@@ -1,0 +1,60 @@
+"""Two real processes under torchrun (CPU, gloo): one audit file per rank, each verifying."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from events.audit import diff, read, verify
+
+pytestmark = pytest.mark.multiprocess
+
+REPO = Path(__file__).resolve().parents[2]
+SCRIPT = """
+import json, sys
+from fsm import InitConfig, TrainerInit
+from fsm.demo import demo_inputs
+
+init = TrainerInit(InitConfig(output_dir=sys.argv[1], use_cpu=True), **demo_inputs("mlp", samples=16), log=False)
+setup = init.run()
+print(json.dumps({"rank": init.bus.rank, "audit_path": setup.audit_path}))
+"""
+
+
+def test_each_rank_writes_its_own_verifying_file(tmp_path):
+    """torchrun with 2 ranks: trainer_fsm_audit.jsonl (rank 0) and ..._rank1.jsonl, same run id,
+    each with its rank, the world size and the launcher's variables."""
+    script = tmp_path / "set_up.py"
+    script.write_text(SCRIPT)
+    out = tmp_path / "out"
+    env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
+    done = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", str(script), str(out)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=180,
+        check=False,
+        cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    reported = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
+    assert sorted(r["rank"] for r in reported) == [0, 1]
+    files = sorted(p.name for p in out.iterdir())
+    assert files == ["trainer_fsm_audit.jsonl", "trainer_fsm_audit_rank1.jsonl"]
+    logs = {rank: read(out / name) for rank, name in enumerate(files)}
+    for rank, log in logs.items():
+        assert verify(log.path).ok
+        assert log.records[-1].event == "InitReady" and log.records[-1].data["rank"] == rank
+        environment = log.records[0].payload["environment"]
+        assert environment["world_size"] == 2 and environment["launcher"]["RANK"] == str(rank)
+        assert environment["launcher"]["MASTER_ADDR"]
+    assert logs[0].run_ids() == logs[1].run_ids()  # one set-up, told by both ranks
+    differences = diff(out / files[0], out / files[1]).keys()
+    assert "environment.rank" in differences and "environment.launcher.LOCAL_RANK" in differences
+    assert "environment.pid" not in differences  # volatile: hidden
