@@ -7,6 +7,7 @@ interleaved, and reports medians and their ratio.
 
 from __future__ import annotations
 
+import functools
 import gc
 import statistics
 import time
@@ -250,8 +251,9 @@ def fsm_kwargs(*, log: Any, audit: bool) -> dict[str, Any]:
     return kwargs
 
 
+@functools.lru_cache(maxsize=1)
 def audit_supported() -> bool:
-    """Whether `TrainerInit` takes an ``audit`` keyword."""
+    """Whether `TrainerInit` takes an ``audit`` keyword (asked once: the timed loops call it)."""
     import inspect
 
     from fsm import TrainerInit

@@ -105,7 +105,7 @@ def run(settings: Settings | None = None) -> Section:
     section = Section("3", "Cold start: new process to Ready vs transformers' Trainer")
     skipped = settings.transformers_anchor()
     names = ["python", "torch_accelerate", "fsm"] + (["trainer"] if skipped is None else [])
-    reps = settings.reps(7, 1)
+    reps = settings.reps(5, 1)
     times: dict[str, list[float]] = {n: [] for n in names}
     with tempfile.TemporaryDirectory(prefix="bench-cold-") as tmp:
         out = str(Path(tmp) / "out")
@@ -114,8 +114,12 @@ def run(settings: Settings | None = None) -> Section:
                 _time_process(SCRIPTS[name], out)
         for _ in range(reps):
             for name in names:
+                if settings.quick and name == "fsm":
+                    continue  # quick mode times the import-profiled run below instead
                 times[name].append(_time_process(SCRIPTS[name], out)[0])
-        _, importtime = _time_process(SCRIPTS["fsm"], out, importtime=True)
+        elapsed, importtime = _time_process(SCRIPTS["fsm"], out, importtime=True)
+        if settings.quick:
+            times["fsm"].append(elapsed)
     medians = {n: median(t) for n, t in times.items()}
     section.raw = {"reps": reps, "median_s": medians, "fsm_imports_s": dict(import_profile(importtime))}
     if "trainer" in medians:

@@ -108,33 +108,38 @@ def run(settings: Settings | None = None) -> Section:
     settings = settings or Settings()
     section = Section("2, 7", "The machine's own overhead vs a hand-written set-up, by model size")
     sizes = _QUICK_SIZES if settings.quick else MODEL_SIZES
-    reps = settings.reps(40, 3)
+    reps = settings.reps(25, 3)
     added: dict[str, float] = {}
     raw: dict[str, Any] = {}
+    kwargs = fsm_kwargs(log=False, audit=False)
     with tempfile.TemporaryDirectory(prefix="bench-overhead-") as tmp:
         output_dir = str(Path(tmp) / "out")
         data = torch.utils.data.TensorDataset(torch.zeros(256, 1))
-        for size, (width, depth) in sizes.items():
-            model = build_stack(width, depth)
-            params = sum(p.numel() for p in model.parameters())
+        models = {size: build_stack(width, depth) for size, (width, depth) in sizes.items()}
+        subjects: dict[str, Any] = {}
+        for size, model in models.items():
 
             def fsm(model: Any = model) -> Any:
                 config = InitConfig(output_dir=output_dir, use_cpu=True, report_to="none", seed=42)
-                return TrainerInit(config, model=model, train_dataset=data, **fsm_kwargs(log=False, audit=False)).run()
+                return TrainerInit(config, model=model, train_dataset=data, **kwargs).run()
 
             def hand(model: Any = model) -> Any:
                 return handwritten_setup(model, data, output_dir)
 
-            times = interleaved({"fsm": fsm, "handwritten": hand}, reps, warmup=settings.reps(3, 1))
-            added[size] = paired_median_difference(times["fsm"], times["handwritten"])
+            subjects[f"{size}/fsm"], subjects[f"{size}/handwritten"] = fsm, hand
+        # every size in one round-robin, so that the machine's drift hits all sizes alike
+        times = interleaved(subjects, reps, warmup=settings.reps(3, 1))
+        for size, model in models.items():
+            fsm_times, hand_times = times[f"{size}/fsm"], times[f"{size}/handwritten"]
+            added[size] = paired_median_difference(fsm_times, hand_times)
             raw[size] = {
-                "parameters": params,
+                "parameters": sum(p.numel() for p in model.parameters()),
                 "megabytes": model_bytes(model) / 2**20,
-                "fsm_median_s": median(times["fsm"]),
-                "handwritten_median_s": median(times["handwritten"]),
+                "fsm_median_s": median(fsm_times),
+                "handwritten_median_s": median(hand_times),
                 "added_s": added[size],
             }
-            del model, fsm, hand
+        del models, subjects
     section.raw = {"reps": reps, "sizes": raw}
     for size, info in raw.items():
         ms = added[size] * 1e3

@@ -79,7 +79,7 @@ def run(settings: Settings | None = None) -> Section:
     with tempfile.TemporaryDirectory(prefix="bench-setup-") as tmp:
         skipped = settings.transformers_anchor()
         found = subjects(str(Path(tmp) / "out"), with_trainer=skipped is None)
-        times = interleaved(found, settings.reps(40, 3), warmup=settings.reps(3, 1))
+        times = interleaved(found, settings.reps(25, 3), warmup=settings.reps(3, 1))
     medians = {name: median(t) for name, t in times.items()}
     section.raw = {"median_s": medians, "reps": len(next(iter(times.values())))}
     audit = "audit log on" if audit_supported() else "no audit log in this checkout"

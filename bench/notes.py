@@ -1,25 +1,167 @@
 """Notes for RESULTS.md on every missed target: where the time goes, what would close it.
 
-The notes are written from the profile taken in the same run (`bench.profiling`), so
-the figures they quote are this run's.
+The figures the notes quote come from the same run: the profile (`bench.profiling`)
+for in-process set-ups, the import profile for the cold start. The remedies are
+written down here, next to the areas of the code they concern, so that a reader of
+RESULTS.md sees the cause and the fix together.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 from bench._core import Row, Section
 
-__all__ = ["missed_notes"]
+__all__ = ["REMEDIES", "missed_notes"]
+
+REMEDIES: dict[str, str] = {
+    "events/environment.py": (
+        "`fingerprint()` runs for every set-up (InitStarted carries it, even with log and "
+        "audit off) and `git_commit()` spawns two git processes each time (`git rev-parse "
+        "HEAD` and `git status --porcelain`, the latter walking the whole work tree). Read "
+        "`.git/HEAD` and the ref it names directly (no process), cache the answer per "
+        "directory for the life of the process, and build the fingerprint only when a "
+        "subscriber (the audit sink) listens to InitStarted."
+    ),
+    "events/redact.py": (
+        "`redact()` is applied to each event's payload by the structlog subscriber and the "
+        "audit sink, and every string it meets goes through `scrub_text()`, which calls "
+        "`known_secret_values()`: a regex over every environment variable's name, for every "
+        "string. Compute the environment's secret values once per `redact()` call (or cache "
+        "them keyed on the environment's size and a hash of its names), and skip strings "
+        "shorter than the shortest known secret."
+    ),
+    "events/audit/sink.py": (
+        "the audit sink opens, appends to and closes the file for every record, and "
+        "`path.exists()` is checked each time. Keep the file descriptor open for the run "
+        "(close it at InitReady/InitFailed), and write records in batches between the "
+        "points that must be durable (a failure, InitReady, InitFailed)."
+    ),
+    "events/audit/_record.py": (
+        "each record is encoded canonically (sorted keys, a JSON dump) and hashed with "
+        "SHA-256; encoding twice (once for the hash, once for the line) can become once "
+        "by hashing the canonical bytes and then appending the hash field to them."
+    ),
+    "transitions": (
+        "a `transitions.Machine` is built for every `TrainerInit` (25 transitions, each "
+        "with conditions and callbacks resolved by name), and each trigger goes through "
+        "its event queue and callback resolution. Build the transition table once per "
+        "process (it is derived from a constant) and pass callables, not names; or drive "
+        "the linear forward path directly and keep `transitions` for the graph and the "
+        "rollback edges."
+    ),
+    "structlog": (
+        "the structlog subscriber binds a logger and renders every event; at the default "
+        "level (warning) it returns early, so this cost is the verbose (info, JSON) "
+        "setting of the 'all on' run."
+    ),
+    "handlers/context.py": (
+        "`SetupContext.snapshot()` walks `dataclasses.fields()` (about 40 fields) before "
+        "every phase; cache the field names on the class."
+    ),
+    "fsm/guards.py": "the guards run over the whole config for each phase; run each rule once per set-up "
+    "where its inputs cannot change between phases.",
+    "accelerate": "shared with both anchors: `Accelerator()` (and accelerate's environment handling) "
+    "costs the same in Trainer and in the hand-written script.",
+    "torch": "shared with both anchors (seeding, `torch.manual_seed` and device queries).",
+}
+"""What would make each area cheaper, by the area names the profile uses."""
+
+_SHARED = {"accelerate", "torch", "(bench)", "bench/_core.py", "bench/bench_setup.py", "bench/profiling.py"}
 
 
 def missed_notes(sections: list[Section]) -> list[str]:
-    """One paragraph per row that missed its target."""
-    notes = []
+    """One paragraph (markdown) per row that missed its target."""
+    by_number = {s.number: s for s in sections}
+    profile = by_number.get("P")
+    cold = by_number.get("3")
+    notes: list[str] = []
     for section in sections:
         for row in section.rows:
             if row.met is False:
-                notes += [_note(row, sections), ""]
-    return notes[:-1] if notes else []
+                notes += [_note(row, profile, cold), ""]
+    return notes[:-1]
 
 
-def _note(row: Row, sections: list[Section]) -> str:
-    return f"- **{row.what}** ({row.formatted()}, target {row.target}): see the profile below."
+def _top_areas(profile: Section | None, which: str, limit: int = 5) -> list[tuple[str, float, float]]:
+    if profile is None or which not in profile.raw:
+        return []
+    result = profile.raw[which]
+    total = result["total_s"] or 1.0
+    areas = sorted(result["areas"].items(), key=lambda kv: -kv[1])
+    return [(name, s, s / total) for name, s in areas if name not in _SHARED][:limit]
+
+
+def _areas_text(profile: Section | None, which: str) -> str:
+    top = _top_areas(profile, which)
+    if not top:
+        return "No profile was taken in this run (`python -m bench --only profile`)."
+    parts = []
+    for name, seconds, share in top:
+        remedy = REMEDIES.get(name)
+        line = f"  - `{name}`: {seconds * 1e3:.2f} ms per set-up ({share:.0%} of the sampled time)"
+        parts.append(line + (f": {remedy}" if remedy else "."))
+    result = profile.raw[which] if profile is not None else {}
+    shared = sum(result.get("areas", {}).get(n, 0.0) for n in ("accelerate", "torch"))
+    header = (
+        f"The profile of the '{which}' set-up (see below) samples "
+        f"{result.get('total_s', 0) * 1e3:.1f} ms per set-up, of which {shared * 1e3:.1f} ms are in "
+        "accelerate and torch (work the anchors do too). The largest of trainer-fsm's own areas:"
+    )
+    return "\n".join([header, "", *parts])
+
+
+def _note(row: Row, profile: Section | None, cold: Section | None) -> str:
+    head = f"- **{row.what}**: {row.formatted()} against a target of {row.target}."
+    if row.key.startswith("setup."):
+        return "\n".join([head, "", _areas_text(profile, "all on")])
+    if row.key.startswith("overhead."):
+        extra = ""
+        if row.key == "overhead.flat":
+            extra = (
+                " The added time grows with the model: per-parameter work outside the anchor "
+                "(`model_devices()` before placing, `describe_model()`) is the place to look."
+            )
+        return "\n".join([head + extra, "", _areas_text(profile, "all off")])
+    if row.key.startswith("cold."):
+        return head + " " + _cold_text(cold)
+    if row.key.startswith("recovery."):
+        return head + (
+            " The recovery re-runs one phase and the two after it; its cost is that of "
+            "three phases with their events, so a slower full set-up (a bigger model_init) "
+            "only lowers the ratio. See the profile's per-phase areas."
+        )
+    if row.key.startswith("memory."):
+        return head + (
+            " A set-up should hold references only; a growth near the model's size means a "
+            "copy of the parameters (a `.to()` to another dtype or device, a `deepcopy`, a "
+            "snapshot that copies tensors)."
+        )
+    if row.key.startswith(("events.", "audit.")):
+        return head + (
+            " Profile `EventBus.emit` (stamp, then deliver): the envelope's dataclass "
+            "construction and per-subscriber filtering are the costs that scale."
+        )
+    return head + " No analysis is written for this target yet; see the details below."
+
+
+def _cold_text(cold: Section | None) -> str:
+    if cold is None:
+        return ""
+    raw: dict[str, Any] = cold.raw
+    medians = raw.get("median_s", {})
+    imports = raw.get("fsm_imports_s", {})
+    floor, fsm, trainer = medians.get("torch_accelerate"), medians.get("fsm"), medians.get("trainer")
+    if floor is None or fsm is None or trainer is None:
+        return ""
+    best = floor / trainer
+    top = ", ".join(f"`{k}` {v:.2f} s" for k, v in list(imports.items())[:4])
+    return (
+        f"Both processes must import torch and accelerate ({floor:.2f} s here, the floor); "
+        f"the Trainer process took {trainer:.2f} s, so no library built on torch can reach a "
+        f"ratio below {best:.2f} on this machine. trainer-fsm spends {fsm - floor:.2f} s beyond the "
+        f"floor (its import profile: {top}). What is left to cut: structlog (and rich, which "
+        "structlog's console renderer imports) is imported when the default subscriber is "
+        "created; importing it on the first event logged at or above the subscriber's level "
+        "would spare it in a good set-up, which logs nothing at the default level."
+    )

@@ -138,7 +138,7 @@ def run(settings: Settings | None = None) -> Section:
 
     settings = settings or Settings()
     section = Section("P", "Profile: where a trainer-fsm set-up spends its time")
-    count = settings.reps(150, 3)
+    count = settings.reps(100, 3)
     model, data = TinyMLP(), SyntheticRegression(256)
     with tempfile.TemporaryDirectory(prefix="bench-profile-") as tmp:
         args = {"output_dir": str(Path(tmp) / "out"), "use_cpu": True, "report_to": "none", "seed": 42}

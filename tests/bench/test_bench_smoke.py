@@ -127,8 +127,11 @@ def test_external_dicts_become_rows_with_the_audit_rate_target():
     """A standalone module's dict becomes rows; an audit records/s figure gets the >= 20,000/s target."""
     from bench._external import rows_from
 
-    rows = {r.key: r for r in rows_from("audit", {"records_per_s": 15_000.0, "setup": {"added_ms": 0.4}})}
+    figures = {"records_per_s": 15_000.0, "records_per_setup": 35, "added_s_per_setup": 0.004, "x": {"added_ms": 0.4}}
+    rows = {r.key: r for r in rows_from("audit", figures)}
     assert rows["audit.records_per_s"].met is False and rows["audit.records_per_s"].target == ">= 20,000/s"
-    assert rows["audit.setup.added_ms"].unit == "ms" and rows["audit.setup.added_ms"].met is None
+    assert rows["audit.added_s_per_setup"].unit == "ms" and rows["audit.added_s_per_setup"].value == 4.0
+    assert rows["audit.x.added_ms"].unit == "ms" and rows["audit.x.added_ms"].met is None
+    assert "audit.records_per_setup" not in rows  # a count, kept for the details
     explicit = rows_from("validate", {"validate": {"value": 12.5, "unit": "us", "target": "< 50 us", "met": True}})
     assert explicit[0].value == 12.5 and explicit[0].status == "met"
