@@ -271,3 +271,15 @@ def test_bridge_names_do_not_hide_transformers_methods():
     added -= {"__static_attributes__"}
     assert added == {"_drive", "retry", "resume"}
     assert not any(hasattr(transformers.Trainer, name) for name in [*added, "fsm"])
+
+
+def test_constructor_signature_extends_the_parent():
+    """The parent's parameters come first, same names, order and defaults; the bridge's options are keyword-only."""
+    import inspect
+
+    parent = list(inspect.signature(transformers.Trainer.__init__).parameters.values())
+    ours = list(inspect.signature(Trainer.__init__).parameters.values())
+    assert [(p.name, p.default) for p in ours[: len(parent)]] == [(p.name, p.default) for p in parent]
+    extra = ours[len(parent) :]
+    assert [p.name for p in extra] == ["bus", "retry", "audit", "handlers", "log"]
+    assert all(p.kind is inspect.Parameter.KEYWORD_ONLY for p in extra)
