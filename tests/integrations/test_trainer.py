@@ -283,3 +283,20 @@ def test_constructor_signature_extends_the_parent():
     extra = ours[len(parent) :]
     assert [p.name for p in extra] == ["bus", "retry", "audit", "handlers", "log"]
     assert all(p.kind is inspect.Parameter.KEYWORD_ONLY for p in extra)
+
+
+def test_tokenizer_gives_the_padding_collator(hf_args, tokens, make_gpt2):
+    """With a tokenizer as processing_class, the default collator pads with it, as in a plain Trainer."""
+    from tokenizers import Tokenizer
+    from tokenizers.models import WordLevel
+
+    vocab = {"[PAD]": 0, "[UNK]": 1, **{f"t{i}": i for i in range(2, 64)}}
+    tokenizer = transformers.PreTrainedTokenizerFast(
+        tokenizer_object=Tokenizer(WordLevel(vocab=vocab, unk_token="[UNK]")), pad_token="[PAD]"
+    )
+    plain = transformers.Trainer(model=make_gpt2(), args=hf_args, train_dataset=tokens, processing_class=tokenizer)
+    ours = Trainer(model=make_gpt2(), args=hf_args, train_dataset=tokens, processing_class=tokenizer, log=False)
+    assert type(ours.data_collator) is type(plain.data_collator) is transformers.DataCollatorWithPadding
+    assert ours.data_collator.tokenizer is tokenizer and ours.processing_class is tokenizer
+    batch = ours.data_collator([{"input_ids": [2, 3]}, {"input_ids": [4]}])
+    assert batch["input_ids"].tolist() == [[2, 3], [4, 0]]
