@@ -150,6 +150,17 @@ def render_markdown(
         "times move with the machine's load, the ratios much less.",
         "",
     ]
+    load = max([*(machine["load"] or ()), *(load_after or ())], default=0.0)
+    cores = machine["usable_cores"] or 1
+    if load > 0.5 * cores:
+        lines += [
+            f"**The machine was busy during this run** (load average up to {load:.1f} on {cores} "
+            "usable cores: other processes were competing for the CPUs). Absolute times are "
+            "inflated, and so are the figures that depend on them alone (events/s, audit "
+            "records/s, milliseconds added per set-up, where trainer-fsm's extra work includes "
+            "spawning processes); ratios of subjects timed side by side are less affected.",
+            "",
+        ]
     lines += markdown_table(sections)
     if notes:
         lines += ["", "## Targets missed: why, and what would close the gap", ""]
