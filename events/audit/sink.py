@@ -117,6 +117,7 @@ class AuditSink:
         self._dirs_created: list[Path] = []
         self._created_file = False
         self._refused: set[str] = set()  # other runs' ids, refused once each
+        self._bytes_written = 0  # by this sink into `path`
 
     # ------------------------------------------------------------ reading
 
@@ -256,6 +257,7 @@ class AuditSink:
         if first:
             self.path = path
             self._created_file = not existed
+        self._bytes_written += len(data)
         self.written = len(self._lines)
 
     def _release(self) -> None:
@@ -266,10 +268,13 @@ class AuditSink:
         if path is None or not self._created_file or not created or path.parent.absolute() != created[0]:
             return
         try:
+            alone = [p.name for p in path.parent.iterdir()] == [path.name]
+            if not alone or path.stat().st_size != self._bytes_written:
+                return  # someone else wrote there too: keep the file, and so the directory
             path.unlink()
         except OSError:
             return
-        self.path, self.written, self._created_file = None, 0, False
+        self.path, self.written, self._created_file, self._bytes_written = None, 0, False, 0
         for directory in created:  # deepest first; only empty ones, as the phase's rollback
             try:
                 directory.rmdir()

@@ -28,6 +28,8 @@ if TYPE_CHECKING:
 
 __all__ = ["register", "run_diff", "run_show", "run_verify"]
 
+_KEY_ENV = "TRAINER_FSM_AUDIT_KEY"  # events.audit.KEY_ENV, without importing it for --help
+
 
 def register(subparsers: Any) -> None:
     """Add the `audit` subcommand and its `verify`, `show` and `diff` commands."""
@@ -53,7 +55,7 @@ def register(subparsers: Any) -> None:
     verify.add_argument(
         "--key-env",
         metavar="NAME",
-        default="TRAINER_FSM_AUDIT_KEY",
+        default=_KEY_ENV,
         help="environment variable holding the HMAC key (default: TRAINER_FSM_AUDIT_KEY); never pass a key itself",
     )
     verify.add_argument(
@@ -70,7 +72,7 @@ def register(subparsers: Any) -> None:
     )
     show.add_argument("file", metavar="FILE", help="an audit log")
     show.add_argument("--run", metavar="ID", help="only the run whose id starts with ID")
-    show.add_argument("--key-env", metavar="NAME", default="TRAINER_FSM_AUDIT_KEY", help=argparse.SUPPRESS)
+    show.add_argument("--key-env", metavar="NAME", default=_KEY_ENV, help=argparse.SUPPRESS)
     show.set_defaults(func=run_show)
 
     diff = sub.add_parser(
@@ -103,7 +105,7 @@ def _guarded(command: Callable[[argparse.Namespace], int]) -> Callable[[argparse
 
         try:
             return command(args)
-        except AuditReadError as exc:
+        except (AuditReadError, _KeyEnvUnset) as exc:
             print(f"trainer-fsm audit: {_clean(str(exc))}", file=sys.stderr)
             return EXIT_USAGE
         except (OSError, ValueError, RecursionError, MemoryError) as exc:
@@ -120,8 +122,16 @@ def _guarded(command: Callable[[argparse.Namespace], int]) -> Callable[[argparse
     return run
 
 
+class _KeyEnvUnset(ValueError):
+    """--key-env names a variable that is not set."""
+
+
 def _key(args: argparse.Namespace) -> str:
-    return os.environ.get(args.key_env, "")
+    key = os.environ.get(args.key_env, "")
+    if not key and args.key_env != _KEY_ENV:
+        msg = f"--key-env {args.key_env}: that environment variable is not set (export it, holding the audit key)"
+        raise _KeyEnvUnset(msg)
+    return key
 
 
 # ---------------------------------------------------------------- verify

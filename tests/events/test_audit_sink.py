@@ -147,6 +147,19 @@ def test_reconfiguring_output_dir_moves_the_log_and_removes_the_created_dir(tmp_
     assert len(events) == len(init.audit.records)
 
 
+def test_a_created_dir_that_gained_a_users_file_keeps_it_and_the_log(tmp_path, inputs):
+    """If the user put a file into the directory the set-up created, a reconfigure removes
+    neither that file nor the log next to it; the log goes on in the same file."""
+    init = TrainerInit(_config(tmp_path), **inputs, log=False)
+    init.run()
+    (tmp_path / "out" / "notes.txt").write_text("mine")
+    init.reconfigure(output_dir=str(tmp_path / "new"))
+    setup = init.resume()
+    assert (tmp_path / "out" / "notes.txt").read_text() == "mine"
+    assert setup.audit_path == str(tmp_path / "out" / DEFAULT_FILENAME) and verify(setup.audit_path).ok
+    assert read(setup.audit_path).records[-1].event == "InitReady"
+
+
 def test_a_pre_existing_output_dir_keeps_the_log_on_reconfigure(tmp_path, inputs):
     """A directory the set-up did not create is not removed; the log written there stays."""
     (tmp_path / "out").mkdir()

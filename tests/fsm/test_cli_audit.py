@@ -75,6 +75,8 @@ def test_verify_with_head_and_key(tmp_path, monkeypatch, capsys):
     assert "HMAC-SHA256, key checked" in capsys.readouterr().out
     assert main(["audit", "verify", "--key-env", "MY_AUDIT_KEY", "--head", "0" * 64, path]) == EXIT_AUDIT
     assert "not the expected head" in capsys.readouterr().err
+    assert main(["audit", "verify", "--key-env", "UNSET_AUDIT_KEY_VAR", path]) == EXIT_USAGE
+    assert "--key-env UNSET_AUDIT_KEY_VAR: that environment variable is not set" in capsys.readouterr().err
 
 
 def test_show_prints_the_timeline(audit_log, capsys):
