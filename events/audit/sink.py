@@ -35,6 +35,7 @@ from events.audit._record import (
     safe_payload,
     utc_iso,
 )
+from events.exceptions import EventsError
 from events.redact import register_secret
 from events.types import (
     Event,
@@ -56,7 +57,7 @@ DEFAULT_FILENAME = "trainer_fsm_audit.jsonl"
 _DEFAULT_OUTPUT_DIR = "trainer_output"
 
 
-class AuditWriteError(OSError):
+class AuditWriteError(EventsError, OSError):
     """Raised (once) by the sink when its file cannot be written; the records stay in memory.
 
     The bus reports it as `SubscriberFailed`; the set-up goes on.

@@ -10,6 +10,7 @@ import pytest
 
 from events.audit import DEFAULT_FILENAME, AuditSink, AuditWriteError, audit_filename, read, verify
 from events.bus import EventBus
+from events.exceptions import EventsError
 from events.testing import capture_events
 from events.types import InitReady, InitStarted, OutputPrepared, PhaseStarted, Reconfigured
 from fsm import ConfigError, InitConfig, PhaseError, TrainerInit
@@ -263,5 +264,5 @@ def test_a_key_in_use_never_reaches_the_file(tmp_path, inputs, monkeypatch):
 
 
 def test_audit_write_error_is_an_oserror():
-    """AuditWriteError can be caught as an OSError."""
-    assert issubclass(AuditWriteError, OSError)
+    """AuditWriteError can be caught as an OSError or as the event layer's EventsError."""
+    assert issubclass(AuditWriteError, OSError) and issubclass(AuditWriteError, EventsError)
