@@ -234,7 +234,18 @@ def _wait_for_every_rank() -> None:
 
     from torch.distributed import TCPStore
 
-    store = TCPStore(os.environ["MASTER_ADDR"], int(os.environ["MASTER_PORT"]), None, False, timedelta(seconds=60))
+    # under torchrun its agent hosts the store; in a hand-made launch rank 0 does (multi-tenant,
+    # shared with trainer-fsm's agreement and torch's env:// rendezvous in this process)
+    host = RANK == 0 and os.environ.get("TORCHELASTIC_USE_AGENT_STORE") != "True"
+    store = TCPStore(
+        os.environ["MASTER_ADDR"],
+        int(os.environ["MASTER_PORT"]),
+        None,
+        host,
+        timedelta(seconds=60),
+        wait_for_workers=False,
+        multi_tenant=True,
+    )
     store.add("scenarios/started", 1)
     deadline = time.monotonic() + 60
     while int(store.add("scenarios/started", 0)) < int(os.environ["WORLD_SIZE"]) and time.monotonic() < deadline:

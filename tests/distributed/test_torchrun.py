@@ -317,3 +317,37 @@ def test_a_rank_that_never_reports_is_named_when_the_agreement_times_out(ranks):
 def test_the_launch_stays_fast(ranks):
     """All the scenarios together, including process start-up, finish well within the hard timeout."""
     assert ranks["_launch_s"] < LAUNCH_TIMEOUT_S / 2
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_a_hand_made_launch_without_torchrun_agrees_too(tmp_path):
+    """Two plain processes with RANK/WORLD_SIZE/MASTER_ADDR/MASTER_PORT: rank 0 hosts the store, shared
+    with torch's env:// rendezvous; both reach Ready, and a failure on rank 1 at place fails both, naming it."""
+    port = str(_free_port())
+    base = {k: v for k, v in os.environ.items() if not k.startswith("TORCHELASTIC_")}
+    base.update(OMP_NUM_THREADS="1", WORLD_SIZE="2", MASTER_ADDR="127.0.0.1", MASTER_PORT=port)
+    base["PYTHONPATH"] = os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])
+    cmd = [sys.executable, str(SCRIPT), str(tmp_path), "ready", "fail_place"]
+    procs = [
+        subprocess.Popen(cmd, cwd=tmp_path, env={**base, "RANK": str(r), "LOCAL_RANK": str(r)}, stderr=subprocess.PIPE)
+        for r in (0, 1)
+    ]
+    try:
+        errors = [p.communicate(timeout=LAUNCH_TIMEOUT_S)[1].decode(errors="replace") for p in procs]
+    finally:
+        for p in procs:
+            p.kill()
+    assert [p.returncode for p in procs] == [0, 0], errors[0][-2000:] + errors[1][-2000:]
+    for r in (0, 1):
+        ready = json.loads((tmp_path / f"ready.rank{r}.json").read_text())
+        failed = json.loads((tmp_path / f"fail_place.rank{r}.json").read_text())
+        assert ready["state"] == "Ready" and _events(ready, "AcceleratorReady")[0]["num_processes"] == 2
+        assert (failed["failed_phase"], _final_error(failed)["rank"]) == ("place", 1)
+        assert failed["elapsed_s"] < PROMPT_S
