@@ -556,6 +556,18 @@ def bridge_phases(trainer: Trainer) -> dict[str, PhaseHandler]:
 # ---------------------------------------------------------------- the trainer
 
 
+class _DropInInit(TrainerInit):
+    """The drop-in trainer's machine: `reconfigure` is refused (the trainer keeps the
+    user's `TrainingArguments`, which a config change would leave behind)."""
+
+    def reconfigure(self, **changes: Any) -> str:
+        msg = (
+            "reconfigure() is not available on a transformers Trainer's set-up: its TrainingArguments would "
+            "no longer match; build a new Trainer with the changed TrainingArguments instead"
+        )
+        raise StateError(msg)
+
+
 class Trainer(transformers.Trainer):
     """`transformers.Trainer`, set up by trainer-fsm's state machine.
 
@@ -611,7 +623,7 @@ class Trainer(transformers.Trainer):
         config = config_from_training_arguments(args, warn=False)
         custom_loss = type(self).compute_loss is not transformers.Trainer.compute_loss
         config_cls = _CustomLossConfig if custom_loss else _DropInConfig
-        self.fsm = TrainerInit(
+        self.fsm = _DropInInit(
             config_cls(**{f.name: getattr(config, f.name) for f in dataclasses.fields(config)}),
             model=model,
             model_init=model_init,

@@ -121,6 +121,9 @@ def test_failed_phase_is_retried_on_the_subclass(hf_args, tokens, make_gpt2):
     assert trainer.state.global_step == 2
     with pytest.raises(StateError, match="retry\\(\\) needs a failed set-up"):
         trainer.retry()
+    with pytest.raises(StateError, match="build a new Trainer with the changed TrainingArguments"):
+        trainer.fsm.reconfigure(learning_rate=1.0)
+    assert trainer.fsm.state == READY and trainer.fsm.config.learning_rate == hf_args.learning_rate
 
 
 def test_evaluate_and_save_model_work(hf_args, tokens, tmp_path, make_gpt2, make_tokens):
