@@ -266,3 +266,17 @@ def test_a_key_in_use_never_reaches_the_file(tmp_path, inputs, monkeypatch):
 def test_audit_write_error_is_an_oserror():
     """AuditWriteError can be caught as an OSError or as the event layer's EventsError."""
     assert issubclass(AuditWriteError, OSError) and issubclass(AuditWriteError, EventsError)
+
+
+def test_the_async_machine_writes_the_same_log(tmp_path, inputs):
+    """AsyncTrainerInit records the same events as TrainerInit, in a file that verifies."""
+    import asyncio
+
+    from fsm import AsyncTrainerInit
+
+    sync_setup = TrainerInit(_config(tmp_path, output_dir=str(tmp_path / "sync")), **inputs, log=False).run()
+    async_init = AsyncTrainerInit(_config(tmp_path, output_dir=str(tmp_path / "async")), **inputs, log=False)
+    async_setup = asyncio.run(async_init.run())
+    assert verify(async_setup.audit_path).ok
+    events = [r.event for r in read(async_setup.audit_path).records]
+    assert events == [r.event for r in read(sync_setup.audit_path).records]
