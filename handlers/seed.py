@@ -55,7 +55,8 @@ def restore_rng_state(state: dict[str, Any]) -> None:
     torch.set_rng_state(state["torch"])
     if "cuda" in state:
         torch.cuda.set_rng_state_all(state["cuda"])
-    torch.use_deterministic_algorithms(state["deterministic_algorithms"])
+    if torch.are_deterministic_algorithms_enabled() != state["deterministic_algorithms"]:
+        torch.use_deterministic_algorithms(state["deterministic_algorithms"])  # slow on first use
     torch.backends.cudnn.deterministic = state["cudnn_deterministic"]
     torch.backends.cudnn.benchmark = state["cudnn_benchmark"]
     for key, value in state["env"].items():
