@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from events.audit.reader import AuditLog, AuditRecord, LineProblem, read
+from events.environment import VOLATILE_FIELDS
 
 __all__ = [
     "VOLATILE",
@@ -43,7 +44,13 @@ _LIFECYCLE = frozenset(
     }
 )
 
-VOLATILE = ("environment.pid", "decisions.finalize.memory", "run.duration_s", "run.started", "outcomes.*.duration_s")
+VOLATILE = (
+    *(f"environment.{name}" for name in VOLATILE_FIELDS),
+    "decisions.finalize.memory",
+    "run.duration_s",
+    "run.started",
+    "outcomes.*.duration_s",
+)
 """Fields that differ between any two runs, hidden by `diff` unless ``show_volatile``:
 the process id, memory figures, start times and durations (prefixes; ``*`` is any phase)."""
 
