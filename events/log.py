@@ -30,6 +30,21 @@ _WARNINGS = (GuardRejected, PhaseRetrying, PhaseRolledBack, SubscriberFailed)
 _ERRORS = (InitFailed,)
 
 
+def _import_structlog() -> Any:
+    """Import structlog without moving Python's global RNG.
+
+    Its first import pulls in rich, whose import draws from `random`; a set-up must not
+    change the user's RNG state before its seed phase (or at all, when rejected).
+    """
+    import random
+
+    state = random.getstate()
+    import structlog
+
+    random.setstate(state)
+    return structlog
+
+
 def level_of(event: Event) -> str:
     """The log level an event is logged at."""
     if isinstance(event, _ERRORS) or (isinstance(event, PhaseFailed) and event.final):
@@ -57,8 +72,7 @@ class StructlogSubscriber:
         level: str = "info",
         stream: IO[str] | None = None,
     ) -> None:
-        import structlog
-
+        structlog = _import_structlog()
         if level not in LEVELS:
             msg = f"level={level!r} is not a log level; use one of {sorted(LEVELS)}"
             raise ValueError(msg)
