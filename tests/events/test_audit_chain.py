@@ -127,8 +127,7 @@ def test_an_appended_record_with_a_stale_hash_is_named(audit_file):
 
 
 def test_an_appended_record_with_a_recomputed_chain_is_caught_only_by_an_anchor(audit_file):
-    """A correctly chained forged record passes a plain SHA-256 check (as documented) but
-    not the head the writer handed out."""
+    """A correctly re-hashed forged record passes plain SHA-256 (as documented) but not the head."""
     lines = _lines(audit_file)
     last = json.loads(lines[-1])
     forged = _forge(last, seq=last["seq"] + 1, prev=last["hash"], event="InitFailed")

@@ -152,8 +152,7 @@ def _cli(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_the_command_never_shows_a_traceback(tmp_path):
-    """`trainer-fsm audit` on garbage, JSON, huge lines, a directory and a missing file: exit 2 or 3,
-    one clear message, no traceback."""
+    """`trainer-fsm audit` on garbage, JSON, huge lines, a directory, a missing file: exit 2/3, no traceback."""
     files = {
         "garbage": os.urandom(5000),
         "json": b'[1, 2]\n{"a": {"b": null}}\n',

@@ -27,8 +27,7 @@ print(json.dumps({"rank": init.bus.rank, "audit_path": setup.audit_path}))
 
 
 def test_each_rank_writes_its_own_verifying_file(tmp_path):
-    """torchrun with 2 ranks: trainer_fsm_audit.jsonl (rank 0) and ..._rank1.jsonl, same run id,
-    each with its rank, the world size and the launcher's variables."""
+    """torchrun, 2 ranks: one verifying file per rank, same run id, world size and launcher variables."""
     script = tmp_path / "set_up.py"
     script.write_text(SCRIPT)
     out = tmp_path / "out"

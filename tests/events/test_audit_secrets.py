@@ -67,8 +67,7 @@ def _assert_no_canary(blob: bytes) -> None:
 
 
 def test_hub_token_echoed_by_the_hub_never_reaches_a_file_or_log(tmp_path, capfd, echoing_hub, canary_env):
-    """A hub failing with the token in its message, retried: the audit log, every file and the
-    debug-level structlog output hold no canary, yet tell what happened."""
+    """A hub echoing the token in its errors (retried): no canary in any file or debug log line."""
     (tmp_path / "out").mkdir()  # so the failed set-up's audit log is written
     config = InitConfig(
         output_dir=str(tmp_path / "out"),
@@ -114,8 +113,7 @@ def test_an_exception_echoing_an_environment_secret_is_scrubbed(tmp_path, capfd,
 
 
 def test_a_successful_set_up_records_no_secret(tmp_path, capfd, canary_env):
-    """A set-up to Ready with a hub token in its config: no canary in any file or log line,
-    and the launcher variable with a secret name is recorded redacted."""
+    """A set-up to Ready with hub_token set: no canary anywhere; a secret launcher variable is redacted."""
     config = InitConfig(output_dir=str(tmp_path / "out"), use_cpu=True, hub_token=HUB_CANARY, log_level="debug")
     init = TrainerInit(config, **demo_inputs("mlp", samples=16))
     init.run()

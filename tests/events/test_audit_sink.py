@@ -133,8 +133,7 @@ def test_retry_after_an_early_failure_writes_the_whole_story(tmp_path, inputs):
 
 
 def test_reconfiguring_output_dir_moves_the_log_and_removes_the_created_dir(tmp_path, inputs):
-    """After reconfigure(output_dir=...), the directory the set-up created is gone and the
-    new one holds the whole run (one chain, both InitReady)."""
+    """reconfigure(output_dir=...): the created directory goes; the new one holds the whole run."""
     init = TrainerInit(_config(tmp_path, output_dir=str(tmp_path / "a" / "b")), **inputs, log=False)
     init.run()
     init.reconfigure(output_dir=str(tmp_path / "new"))
@@ -149,8 +148,7 @@ def test_reconfiguring_output_dir_moves_the_log_and_removes_the_created_dir(tmp_
 
 
 def test_a_created_dir_that_gained_a_users_file_keeps_it_and_the_log(tmp_path, inputs):
-    """If the user put a file into the directory the set-up created, a reconfigure removes
-    neither that file nor the log next to it; the log goes on in the same file."""
+    """A user's file in the created directory: reconfigure keeps it and the log, which goes on there."""
     init = TrainerInit(_config(tmp_path), **inputs, log=False)
     init.run()
     (tmp_path / "out" / "notes.txt").write_text("mine")
