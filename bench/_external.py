@@ -48,7 +48,7 @@ _AUDIT_ROWS: dict[str, tuple[str, str]] = {
     "records_per_s_no_fsync": ("audit records/s without fsync", "/s"),
     "verify_records_per_s": ("audit verify: records checked/s", "/s"),
     "added_s_per_setup": ("time the audit log adds to a set-up (tiny MLP)", "ms"),
-    "added_fraction": ("set-up with audit on / audit off", "x"),
+    "added_fraction": ("time the audit log adds / a set-up with audit off", "x"),
 }
 """How bench_audit's figures are shown: label and unit (seconds are shown in ms)."""
 

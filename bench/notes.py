@@ -24,12 +24,13 @@ REMEDIES: dict[str, str] = {
         "subscriber (the audit sink) listens to InitStarted."
     ),
     "events/redact.py": (
-        "`redact()` is applied to each event's payload by the structlog subscriber and the "
-        "audit sink, and every string it meets goes through `scrub_text()`, which calls "
-        "`known_secret_values()`: a regex over every environment variable's name, for every "
-        "string. Compute the environment's secret values once per `redact()` call (or cache "
-        "them keyed on the environment's size and a hash of its names), and skip strings "
-        "shorter than the shortest known secret."
+        "the structlog subscriber and the audit sink each `redact()` every event's payload. "
+        "Each `redact()` call first checks whether the environment changed by building "
+        "`tuple(os.environ._data.items())` and comparing it with the cached one, and every "
+        "string that contains a hint such as 'key', 'auth' or 'session' goes through four "
+        "regular-expression substitutions. Take the environment's secret values once per "
+        "set-up (a scrubber built at InitStarted and shared by the subscribers), and redact "
+        "each event's payload once for all subscribers instead of once per subscriber."
     ),
     "events/audit/sink.py": (
         "the audit sink opens, appends to and closes the file for every record, and "
@@ -43,12 +44,12 @@ REMEDIES: dict[str, str] = {
         "by hashing the canonical bytes and then appending the hash field to them."
     ),
     "transitions": (
-        "a `transitions.Machine` is built for every `TrainerInit` (25 transitions, each "
-        "with conditions and callbacks resolved by name), and each trigger goes through "
-        "its event queue and callback resolution. Build the transition table once per "
-        "process (it is derived from a constant) and pass callables, not names; or drive "
-        "the linear forward path directly and keep `transitions` for the graph and the "
-        "rollback edges."
+        "a `transitions.Machine` is built for every `TrainerInit` (13 states, 33 transitions "
+        "counting the fail and rollback edges, trigger methods bound onto the model object), "
+        "and each trigger goes through transitions' event processing (`EventData`, "
+        "condition and callback lists). Build the transition table once per process (it is "
+        "derived from a constant table), or drive the linear forward path directly and keep "
+        "`transitions` for the failure and rollback edges and the diagram."
     ),
     "structlog": (
         "the structlog subscriber binds a logger and renders every event; at the default "
@@ -73,15 +74,17 @@ _SHARED = {"accelerate", "torch", "(bench)", "bench/_core.py", "bench/bench_setu
 
 
 def missed_notes(sections: list[Section]) -> list[str]:
-    """One paragraph (markdown) per row that missed its target."""
+    """Markdown paragraphs on the rows that missed their targets, one per measurement."""
     by_number = {s.number: s for s in sections}
-    profile = by_number.get("P")
-    cold = by_number.get("3")
-    notes: list[str] = []
+    context = (by_number.get("P"), by_number.get("3"), by_number.get("5, 7"))
+    groups: dict[str, list[Row]] = {}
     for section in sections:
         for row in section.rows:
             if row.met is False:
-                notes += [_note(row, profile, cold, by_number.get("5, 7")), ""]
+                groups.setdefault(row.key.split(".")[0], []).append(row)
+    notes: list[str] = []
+    for rows in groups.values():
+        notes += [_note(rows, *context), ""]
     return notes[:-1]
 
 
@@ -132,39 +135,40 @@ def _events_text(events: Section | None) -> str:
     )
 
 
-def _note(row: Row, profile: Section | None, cold: Section | None, events: Section | None) -> str:
-    head = f"- **{row.what}**: {row.formatted()} against a target of {row.target}."
-    if row.key.startswith("setup."):
+def _note(rows: list[Row], profile: Section | None, cold: Section | None, events: Section | None) -> str:
+    missed = "; ".join(f"{r.what}: {r.formatted()} (target {r.target})" for r in rows)
+    head = f"- **{missed}**."
+    group = rows[0].key.split(".")[0]
+    if group == "setup":
         return "\n".join([head, "", _areas_text(profile, "all on")])
-    if row.key.startswith("overhead."):
+    if group == "overhead":
         extra = ""
-        if row.key == "overhead.flat":
+        if any(r.key == "overhead.flat" for r in rows):
             extra = (
                 " The added time grows with the model: per-parameter work outside the anchor "
                 "(`model_devices()` before placing, `describe_model()`) is the place to look."
             )
         return "\n".join([head + extra, "", _areas_text(profile, "all off")])
-    if row.key.startswith("cold."):
+    if group == "cold":
         return head + " " + _cold_text(cold)
-    if row.key.startswith("recovery."):
+    if group == "recovery":
         return head + (
             " The recovery re-runs one phase and the two after it; its cost is that of "
             "three phases with their events, so a slower full set-up (a bigger model_init) "
             "only lowers the ratio. See the profile's per-phase areas."
         )
-    if row.key.startswith("memory."):
+    if group == "memory":
         return head + (
             " A set-up should hold references only; a growth near the model's size means a "
             "copy of the parameters (a `.to()` to another dtype or device, a `deepcopy`, a "
             "snapshot that copies tensors)."
         )
-    if row.key.startswith("events."):
+    if group == "events":
         return head + _events_text(events)
-    if row.key.startswith("audit."):
+    if group == "audit":
         return "\n".join(
             [
-                head + " Each record is redacted, encoded canonically, hashed and appended; the "
-                "profile's 'all on' areas show the same costs inside a set-up:",
+                head + " Each record is redacted, encoded canonically, hashed and appended:",
                 "",
                 *[f"  - `{area}`: {REMEDIES[area]}" for area in _AUDIT_AREAS],
             ]
