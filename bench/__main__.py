@@ -18,7 +18,7 @@ from pathlib import Path
 
 from bench._core import Settings
 from bench.notes import missed_notes
-from bench.report import machine_info, render_markdown, render_table
+from bench.report import OtherLoad, machine_info, render_markdown, render_table
 from bench.suite import MEASUREMENTS, run_all
 
 __all__ = ["main"]
@@ -50,6 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     output = args.output if args.output is not None else (None if args.quick else DEFAULT_OUTPUT)
     command = "python -m bench" + "".join(f" {shlex.quote(a)}" for a in (argv if argv is not None else sys.argv[1:]))
     machine = machine_info()
+    others = OtherLoad()
     started_at, started = datetime.now(timezone.utc), time.perf_counter()
 
     def progress(name: str) -> None:
@@ -58,8 +59,11 @@ def main(argv: list[str] | None = None) -> int:
     sections = run_all(settings, only=args.only, progress=progress)
     elapsed = time.perf_counter() - started
     load_after = machine_info()["load"]
+    other_cores = others.cores()
     print(render_table(sections))
-    print(f"\n{elapsed:.0f} s{' (quick mode: sizes and repetitions too small for real figures)' if args.quick else ''}")
+    busy = f"; other processes kept {other_cores:.2f} cores busy" if other_cores is not None else ""
+    quick = " (quick mode: sizes and repetitions too small for real figures)" if args.quick else ""
+    print(f"\n{elapsed:.0f} s{busy}{quick}")
     if output is not None:
         text = render_markdown(
             sections,
@@ -69,11 +73,17 @@ def main(argv: list[str] | None = None) -> int:
             machine=machine,
             load_after=load_after,
             notes=missed_notes(sections),
+            other_cores=other_cores,
         )
         output.write_text(text, encoding="utf-8")
         print(f"results written to {output}")
     if args.json is not None:
-        data = {"command": command, "elapsed_s": elapsed, "sections": [s.to_dict() for s in sections]}
+        data = {
+            "command": command,
+            "elapsed_s": elapsed,
+            "other_cores": other_cores,
+            "sections": [s.to_dict() for s in sections],
+        }
         args.json.write_text(json.dumps(data, indent=2, default=str) + "\n", encoding="utf-8")
     return 1 if any(s.number == "!" for s in sections) else 0
 

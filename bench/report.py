@@ -6,6 +6,7 @@ import os
 import platform
 import subprocess
 import sys
+import time
 from datetime import datetime, timezone
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -13,7 +14,7 @@ from typing import Any
 
 from bench._core import Row, Section
 
-__all__ = ["machine_info", "render_markdown", "render_table", "versions"]
+__all__ = ["OtherLoad", "machine_info", "render_markdown", "render_table", "versions"]
 
 _REPO = Path(__file__).resolve().parents[1]
 
@@ -82,6 +83,37 @@ def machine_info() -> dict[str, Any]:
     }
 
 
+class OtherLoad:
+    """How many cores other processes kept busy while the suite ran (Linux; else None).
+
+    The machine's busy CPU time (``/proc/stat``) minus this process's and its children's
+    (``os.times()``), over the wall time: the load average cannot tell the suite's own
+    work from the others'.
+    """
+
+    def __init__(self) -> None:
+        self._start = self._sample()
+
+    @staticmethod
+    def _sample() -> tuple[float, float, float] | None:
+        first = _read("/proc/stat").splitlines()[:1]
+        if not first or not first[0].startswith("cpu "):
+            return None
+        ticks = [int(x) for x in first[0].split()[1:]]
+        busy = sum(ticks) - ticks[3] - (ticks[4] if len(ticks) > 4 else 0)  # minus idle and iowait
+        mine = os.times()
+        own = mine.user + mine.system + mine.children_user + mine.children_system
+        return busy / os.sysconf("SC_CLK_TCK"), own, time.monotonic()
+
+    def cores(self) -> float | None:
+        """Average cores used by other processes since this object was made."""
+        end = self._sample()
+        if self._start is None or end is None or end[2] <= self._start[2]:
+            return None
+        busy, own, wall = (end[i] - self._start[i] for i in range(3))
+        return max(0.0, (busy - own) / wall)
+
+
 def versions() -> dict[str, str | None]:
     """Versions of Python and of the packages the figures depend on, and the git commit."""
     found: dict[str, str | None] = {"python": sys.version.split()[0]}
@@ -119,6 +151,7 @@ def render_markdown(
     machine: dict[str, Any],
     load_after: Any,
     notes: list[str],
+    other_cores: float | None = None,
 ) -> str:
     """The whole of bench/RESULTS.md."""
     stamp = started.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
@@ -136,6 +169,9 @@ def render_markdown(
         f"- memory: {memory / 2**30:.1f} GiB" if memory else "- memory: unknown",
         f"- platform: {machine['platform']}",
         f"- load average (1, 5, 15 min) at the start: {_load(machine['load'])}; at the end: {_load(load_after)}",
+        "- other processes kept "
+        + (f"{other_cores:.2f} cores busy on average during the run" if other_cores is not None else "an unknown load")
+        + " (the machine's busy CPU time minus the suite's own)",
         "",
         "## Versions",
         "",
@@ -150,12 +186,11 @@ def render_markdown(
         "times move with the machine's load, the ratios much less.",
         "",
     ]
-    load = max([*(machine["load"] or ()), *(load_after or ())], default=0.0)
     cores = machine["usable_cores"] or 1
-    if load > 0.5 * cores:
+    if other_cores is not None and other_cores > 0.25:
         lines += [
-            f"**The machine was busy during this run** (load average up to {load:.1f} on {cores} "
-            "usable cores: other processes were competing for the CPUs). Absolute times are "
+            f"**The machine was busy during this run**: other processes kept {other_cores:.2f} of "
+            f"its {cores} cores busy on average, competing with the suite. Absolute times are "
             "inflated, and so are the figures that depend on them alone (events/s, audit "
             "records/s, milliseconds added per set-up, where trainer-fsm's extra work includes "
             "spawning processes); ratios of subjects timed side by side are less affected.",

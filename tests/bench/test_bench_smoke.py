@@ -99,7 +99,7 @@ def test_markdown_results_hold_machine_versions_command_and_table(quick_run):
     assert "python -m bench --quick" in text
     for heading in ("## Machine", "## Versions", "## Results", "## Details"):
         assert heading in text
-    assert "- torch: " in text and "- CPU: " in text
+    assert "- torch: " in text and "- CPU: " in text and "- other processes kept " in text
     results = text.split("## Results", 1)[1].split("\n## ", 1)[0]
     table = [line for line in results.splitlines() if line.startswith("| ") and not line.startswith("| #")]
     assert len(table) == sum(len(s["rows"]) for s in data["sections"])
