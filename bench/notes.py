@@ -76,7 +76,7 @@ _SHARED = {"accelerate", "torch", "(bench)", "bench/_core.py", "bench/bench_setu
 def missed_notes(sections: list[Section]) -> list[str]:
     """Markdown paragraphs on the rows that missed their targets, one per measurement."""
     by_number = {s.number: s for s in sections}
-    context = (by_number.get("P"), by_number.get("3"), by_number.get("5, 7"))
+    context = (by_number.get("P"), by_number.get("3"), by_number.get("5, 7"), by_number.get("2, 7"))
     groups: dict[str, list[Row]] = {}
     for section in sections:
         for row in section.rows:
@@ -135,7 +135,13 @@ def _events_text(events: Section | None) -> str:
     )
 
 
-def _note(rows: list[Row], profile: Section | None, cold: Section | None, events: Section | None) -> str:
+def _note(
+    rows: list[Row],
+    profile: Section | None,
+    cold: Section | None,
+    events: Section | None,
+    overhead: Section | None,
+) -> str:
     missed = "; ".join(f"{r.what}: {r.formatted()} (target {r.target})" for r in rows)
     head = f"- **{missed}**."
     group = rows[0].key.split(".")[0]
@@ -147,6 +153,12 @@ def _note(rows: list[Row], profile: Section | None, cold: Section | None, events
             extra = (
                 " The added time grows with the model: per-parameter work outside the anchor "
                 "(`model_devices()` before placing, `describe_model()`) is the place to look."
+            )
+        cached = overhead.raw.get("git_cached_added_s") if overhead is not None else None
+        if cached is not None:
+            extra += (
+                f" Measured in the same run: with the fingerprint's git lookup cached per process, "
+                f"the small model's added time is {cached * 1e3:.2f} ms."
             )
         return "\n".join([head + extra, "", _areas_text(profile, "all off")])
     if group == "cold":
