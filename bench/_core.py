@@ -19,14 +19,16 @@ __all__ = [
     "Row",
     "Section",
     "Settings",
+    "audit_supported",
     "build_stack",
+    "format_value",
     "fsm_kwargs",
     "has_transformers",
     "interleaved",
     "median",
     "model_bytes",
+    "paired_median_difference",
     "reset_accelerate",
-    "transformers_version",
 ]
 
 
@@ -226,16 +228,6 @@ def has_transformers() -> bool:
     import importlib.util
 
     return importlib.util.find_spec("transformers") is not None
-
-
-def transformers_version() -> str | None:
-    """The installed transformers version, without importing it; None when absent."""
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("transformers")
-    except PackageNotFoundError:
-        return None
 
 
 def fsm_kwargs(*, log: Any, audit: bool) -> dict[str, Any]:
