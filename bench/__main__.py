@@ -43,11 +43,45 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+_MARKDOWN_HEADING = "# trainer-fsm benchmark results"
+
+
+def _ours(path: Path, kind: str) -> bool:
+    """Whether `path` holds results this command wrote (so it may be replaced)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return False
+    if kind == "markdown":
+        return text.startswith(_MARKDOWN_HEADING)
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return False
+    return isinstance(data, dict) and str(data.get("command", "")).startswith("python -m bench")
+
+
+def _check_outputs(parser: argparse.ArgumentParser, output: Path | None, json_path: Path | None) -> None:
+    """Refuse, before measuring anything, to replace a file this command did not write."""
+    for option, path, kind in (("--output", output, "markdown"), ("--json", json_path, "json")):
+        if path is None:
+            continue
+        if path.is_dir():
+            parser.error(f"{option} {path} is a directory; give a file path, e.g. {path / 'RESULTS.md'}")
+        if path.exists() and not _ours(path, kind):
+            parser.error(
+                f"{option} {path} exists and was not written by `python -m bench`; "
+                "choose another path (the file is left as it is)"
+            )
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the suite; returns 0, or 1 when a measurement itself failed (a missed target is not a failure)."""
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
     settings = Settings(quick=args.quick)
     output = args.output if args.output is not None else (None if args.quick else DEFAULT_OUTPUT)
+    _check_outputs(parser, output, args.json)
     command = "python -m bench" + "".join(f" {shlex.quote(a)}" for a in (argv if argv is not None else sys.argv[1:]))
     machine = machine_info()
     others = OtherLoad()

@@ -135,3 +135,32 @@ def test_external_dicts_become_rows_with_the_audit_rate_target():
     assert "audit.records_per_setup" not in rows  # a count, kept for the details
     explicit = rows_from("validate", {"validate": {"value": 12.5, "unit": "us", "target": "< 50 us", "met": True}})
     assert explicit[0].value == 12.5 and explicit[0].status == "met"
+
+
+def test_a_file_the_command_did_not_write_is_never_replaced(tmp_path, capsys):
+    """--output and --json refuse an existing file that is not bench results, and leave it as it was."""
+    from bench.__main__ import main
+
+    notes = tmp_path / "notes.md"
+    notes.write_text("my own notes\n")
+    with pytest.raises(SystemExit):
+        main(["--quick", "--only", "events", "--output", str(notes)])
+    assert "--output" in capsys.readouterr().err
+    assert notes.read_text() == "my own notes\n"
+    data = tmp_path / "data.json"
+    data.write_text('{"mine": 1}')
+    with pytest.raises(SystemExit):
+        main(["--quick", "--only", "events", "--json", str(data)])
+    assert "was not written by `python -m bench`" in capsys.readouterr().err
+    assert data.read_text() == '{"mine": 1}'
+
+
+def test_results_the_command_wrote_are_replaced(tmp_path):
+    """A second run may overwrite the markdown and JSON that an earlier run wrote."""
+    from bench.__main__ import main
+
+    out, figures = tmp_path / "RESULTS.md", tmp_path / "figures.json"
+    for _ in range(2):
+        assert main(["--quick", "--only", "events", "--output", str(out), "--json", str(figures)]) == 0
+    assert out.read_text().startswith("# trainer-fsm benchmark results")
+    assert json.loads(figures.read_text())["command"].startswith("python -m bench --quick")
