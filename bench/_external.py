@@ -16,7 +16,7 @@ import importlib.util
 import inspect
 from typing import Any
 
-from bench._core import Row, Section, Settings
+from bench._core import Row, Section, Settings, format_value
 
 __all__ = ["EXTERNAL", "run_external"]
 
@@ -113,5 +113,11 @@ def run_external(name: str, settings: Settings) -> Section:
         section.rows.append(Row(f"{name}.empty", title, None, "", note="run() returned no figures"))
     section.details.append(f"As returned by `bench.bench_{name}.run()`:")
     section.details.append("")
-    section.details += [f"- `{key}`: {value!r}" for key, value in _flatten(section.raw).items()]
+    for key, value in _flatten(section.raw).items():
+        if isinstance(value, dict) and "value" in value:
+            shown = format_value(value["value"], str(value.get("unit", "")))
+            target = f" (target {value['target']})" if value.get("target") else ""
+            section.details.append(f"- `{key}`: {value.get('what', key)}: {shown}{target}")
+        else:
+            section.details.append(f"- `{key}`: {value!r}")
     return section
