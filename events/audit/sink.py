@@ -119,6 +119,7 @@ class AuditSink:
         self._created_file = False
         self._refused: set[str] = set()  # other runs' ids, refused once each
         self._bytes_written = 0  # by this sink into `path`
+        self._fd: int | None = None  # `path`, kept open between records of a phase
 
     # ------------------------------------------------------------ reading
 
@@ -146,8 +147,19 @@ class AuditSink:
         self._sync(event)
 
     def close(self) -> None:
-        """Write what is still in memory, if the file's directory exists."""
-        self._sync(None)
+        """Write what is still in memory, if the file's directory exists, and close the file."""
+        try:
+            self._sync(None)
+        finally:
+            self._close_file()
+
+    def __del__(self) -> None:
+        self._close_file()
+
+    def _close_file(self) -> None:
+        if self._fd is not None:
+            fd, self._fd = self._fd, None
+            os.close(fd)
 
     def _append(self, event: Event) -> bool:
         if self.run_id is None:
@@ -238,20 +250,23 @@ class AuditSink:
 
     def _write(self, path: Path, *, first: bool, durable: bool) -> None:
         data = b"".join(self._lines[self.written :])
+        existed = True
         try:
-            existed = path.exists()
-            if first and existed and not _ends_with_newline(path):
-                data = b"\n" + data  # a crash cut the last line: keep ours on a line of its own
-            fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-            try:
-                view = memoryview(data)
-                while view:
-                    view = view[os.write(fd, view) :]
-                if durable and self.fsync:
-                    os.fsync(fd)
-            finally:
-                os.close(fd)
+            if first:
+                existed = path.exists()
+                if existed and not _ends_with_newline(path):
+                    data = b"\n" + data  # a crash cut the last line: keep ours on a line of its own
+            if self._fd is None:
+                self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+            view = memoryview(data)
+            while view:
+                view = view[os.write(self._fd, view) :]
+            if durable:
+                if self.fsync:
+                    os.fsync(self._fd)
+                self._close_file()  # the set-up may pause here for long: hold no descriptor
         except OSError as exc:
+            self._close_file()
             self.error = f"the audit log {str(path)!r} could not be written ({exc})"
             msg = f"{self.error}; its {len(self.records)} records are kept in memory (TrainerInit.audit.records)"
             raise AuditWriteError(msg) from exc
@@ -264,6 +279,7 @@ class AuditSink:
     def _release(self) -> None:
         """After prepare_output was rolled back: take our file out of the directory the
         set-up created, so that the directory goes too; the records stay in memory."""
+        self._close_file()
         path, created = self.path, self._dirs_created
         self._dirs_created = []
         if path is None or not self._created_file or not created or path.parent.absolute() != created[0]:
