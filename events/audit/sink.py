@@ -154,7 +154,8 @@ class AuditSink:
             self._close_file()
 
     def __del__(self) -> None:
-        self._close_file()
+        if getattr(self, "_fd", None) is not None:
+            self._close_file()
 
     def _close_file(self) -> None:
         if self._fd is not None:
