@@ -39,7 +39,7 @@ _SECRET_WORDS = (
 _SECRET_NAME = re.compile(rf"({_SECRET_WORDS}|(?:^|[_.-])key$)", re.IGNORECASE)
 # Names that contain a marker but hold no secret (counts, flags, tokenizers).
 _NOT_SECRET = re.compile(
-    r"(_tokens_seen|num_.*tokens|max_.*tokens|tokenizer|tokens?_per_\w+|_token_id|_token_ids|pad_token|"
+    r"(_tokens_seen|num_.*tokens|max_.*tokens|tokenizer|tokens?_per_\w+|tokens_across_\w+|_token_id|_token_ids|pad_token|"
     r"eos_token|bos_token|unk_token|sep_token|cls_token|mask_token|^author|sort_key|primary_key)$",
     re.IGNORECASE,
 )
