@@ -22,7 +22,19 @@ The exchange goes through the launcher's c10d ``TCPStore`` at
 Under torchrun the elastic agent hosts the store (``TORCHELASTIC_USE_AGENT_STORE``) and
 every rank is a client. With a hand-made launch (``RANK``, ``WORLD_SIZE``,
 ``MASTER_ADDR``, ``MASTER_PORT`` set by you), rank 0 hosts a multi-tenant store on that
-port, which torch's own ``env://`` rendezvous then shares.
+port, which torch's own ``env://`` rendezvous then shares. Two things make that safe:
+
+* the server lives as long as rank 0's process. A multi-tenant ``TCPStore`` server is
+  shared by the ``TCPStore`` objects of one process on that port, but only while one of
+  them exists: when the last is dropped the server stops, its keys are gone, the other
+  ranks' connections break (``DistNetworkError: Broken pipe``), and the next host on the
+  port starts an empty one. So the first host is kept for the life of the process
+  (`_HOSTS`), and every `RankAgreement`, and the rendezvous, share that one server;
+* a client makes sure it reached that server, not one that anything else in rank 0's
+  process hosted on the port earlier and is about to drop (a rank that starts faster
+  may connect in between): rank 0 writes ``trainer_fsm/<launch>/<restart>/host`` once
+  its server is up, and a client waits for that key, connecting again if the
+  connection breaks, all within the agreement timeout.
 
 One round of agreement, for a phase attempt:
 
@@ -88,6 +100,14 @@ LAUNCH_ENV_VARS = (
 # The number of the next distributed `TrainerInit` built in this process: part of the
 # store keys, so that several set-ups in one launch do not read each other's outcomes.
 _INSTANCES = itertools.count()
+
+# Rank 0's hosted store per (MASTER_ADDR, MASTER_PORT, launch key), kept for the life of
+# the process (a hand-made launch only): it keeps the multi-tenant server, and its keys,
+# alive for every `RankAgreement` and for torch's env:// rendezvous, which share it.
+_HOSTS: dict[tuple[str, int, str], Any] = {}
+
+# How long a client waits before connecting again after its connection broke.
+_RECONNECT_DELAY_S = 0.05
 
 
 def _int_env(environ: Mapping[str, str], name: str, default: int) -> int:
@@ -309,31 +329,61 @@ class RankAgreement:
     def _connect(self, timeout: float) -> Any:
         if self._store is not None:
             return self._store
+        launch = self.launch
+        deadline = time.monotonic() + timeout
+        last: Exception | None = None
+        while True:  # a client reconnects while its connection breaks, until the deadline
+            try:
+                self._store = self._open(max(deadline - time.monotonic(), 0.001), timeout)
+                return self._store
+            except Exception as exc:
+                last = exc
+            if launch.rank == 0 and not launch.agent_store:
+                break  # the host: nothing to reconnect to
+            if time.monotonic() + _RECONNECT_DELAY_S >= deadline:
+                break
+            time.sleep(_RECONNECT_DELAY_S)
+        where = f"{launch.master_addr}:{launch.master_port}"
+        msg = (
+            f"rank {launch.rank} could not reach the launcher's store at {where} within {timeout:g}s "
+            f"({type(last).__name__}: {last}); check MASTER_ADDR/MASTER_PORT, or launch with torchrun"
+        )
+        host_rank = () if launch.agent_store else (0,)  # rank 0 hosts the store without an agent
+        raise AgreementTimeoutError(msg, phase="", attempt=0, missing=host_rank, timeout=timeout) from last
+
+    def _open(self, remaining: float, timeout: float) -> Any:
+        """A connection to the store: the agent's under torchrun, else the one rank 0 hosts."""
         from torch.distributed import TCPStore
 
         launch = self.launch
-        # Under torchrun the agent hosts the store; otherwise rank 0 does, multi-tenant so
-        # that torch's env:// rendezvous can share the port later.
-        host = launch.rank == 0 and not launch.agent_store
-        try:
-            self._store = TCPStore(
-                launch.master_addr,
-                launch.master_port,
+        addr, port = launch.master_addr, launch.master_port
+        if launch.agent_store:  # torchrun's agent hosts it for the whole launch
+            return TCPStore(addr, port, None, False, timedelta(seconds=remaining), wait_for_workers=False)
+        ready = f"trainer_fsm/{launch.launch_id}/{launch.restart_count}/host"
+        if launch.rank == 0 and (addr, port, ready) not in _HOSTS:
+            # The same parameters as torch's env:// rendezvous (multi-tenant, libuv), so that
+            # it shares this server; no world size, so that we do not count as one of its
+            # workers. Kept for the life of the process: the server, and its keys, with it.
+            keeper = TCPStore(
+                addr,
+                port,
                 None,
-                host,
+                True,
                 timedelta(seconds=timeout),
                 wait_for_workers=False,
                 multi_tenant=True,
+                use_libuv=True,
             )
-        except Exception as exc:
-            where = f"{launch.master_addr}:{launch.master_port}"
-            msg = (
-                f"rank {launch.rank} could not reach the launcher's store at {where} within {timeout:g}s "
-                f"({type(exc).__name__}: {exc}); check MASTER_ADDR/MASTER_PORT, or launch with torchrun"
-            )
-            host_rank = () if launch.agent_store else (0,)  # rank 0 hosts the store without an agent
-            raise AgreementTimeoutError(msg, phase="", attempt=0, missing=host_rank, timeout=timeout) from exc
-        return self._store
+            keeper.set(ready, str(os.getpid()))
+            _HOSTS[addr, port, ready] = keeper
+        # This agreement's own connection (rank 0's too: it may run in another thread).
+        store = TCPStore(addr, port, None, False, timedelta(seconds=remaining), wait_for_workers=False)
+        # Connected, but maybe to a server that rank 0's process is about to drop (hosted
+        # there by something else, earlier): only rank 0's own has this key. A wait on a
+        # server that goes away fails at once, and the caller connects again.
+        store.wait([ready], timedelta(seconds=max(remaining, 0.001)))
+        store.set_timeout(timedelta(seconds=timeout))
+        return store
 
     def _outcome(self, trigger: str, attempt: int, error: Exception | None, policy: Any) -> dict[str, Any]:
         max_attempts = getattr(policy, "max_attempts", 1)

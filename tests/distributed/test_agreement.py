@@ -247,3 +247,53 @@ def test_losing_the_store_mid_run_fails_the_phase_instead_of_raising_from_the_ma
     assert isinstance(err, AgreementTimeoutError)
     assert "rank 1 lost contact with the launcher's store" in str(err) and err.phase == "place"
     assert err.__cause__ is boom and err.agreed_retry is False
+
+
+def _hand_made(rank: int, port: int, launch_id: str, instance: int) -> RankAgreement:
+    """A rank of a hand-made launch (no torchrun agent): rank 0 hosts the store on `port`."""
+    return RankAgreement(
+        LaunchInfo(rank=rank, world_size=2, master_addr="127.0.0.1", master_port=port, launch_id=launch_id),
+        instance=instance,
+    )
+
+
+def test_a_hand_made_launch_keeps_rank_0s_store_after_the_set_up_that_hosted_it_is_gone():
+    """Rank 0's server outlives its first RankAgreement: rank 1's connection and keys survive, a later set-up agrees."""
+    import gc
+
+    port = _closed_port()
+    first = [_hand_made(r, port, "keep", 0) for r in (0, 1)]
+    ids = _together([lambda a=a: a.run_id(5) for a in first])
+    assert ids[0] == ids[1] and isinstance(ids[0], str)
+    del first[0]  # the set-up that hosted the store is gone on rank 0
+    gc.collect()
+    assert first[0].run_id(5) == ids[0]  # rank 1 still reaches the same server, with its keys
+    second = [_hand_made(r, port, "keep", 1) for r in (0, 1)]
+    boom = ValueError("weights unreadable")
+    errors = _together(
+        [
+            lambda a=a, e=e: a.agree("place", 1, e, policy=NO_RETRY, timeout=5)
+            for a, e in zip(second, (None, boom), strict=True)
+        ]
+    )
+    assert all(isinstance(e, RemotePhaseError) and e.rank == 1 for e in errors), errors
+
+
+def test_a_client_that_reached_a_server_dropped_before_rank_0_hosts_reconnects_to_rank_0s():
+    """Something else in rank 0's process hosted the port and drops it: rank 1, connected there, ends on rank 0's."""
+    from datetime import timedelta
+
+    from torch.distributed import TCPStore
+
+    port = _closed_port()
+    earlier = TCPStore("127.0.0.1", port, None, True, timedelta(seconds=5), wait_for_workers=False, multi_tenant=True)
+    rank1 = _hand_made(1, port, "stale", 0)
+    ids: list = []
+    waiting = threading.Thread(target=lambda: ids.append(rank1.run_id(10)))
+    waiting.start()
+    time.sleep(0.5)  # rank 1 is connected to the earlier server
+    del earlier  # its last reference: that server stops, its connections break
+    rank0 = _hand_made(0, port, "stale", 0)
+    run_id = rank0.run_id(10)
+    waiting.join(15)
+    assert ids == [run_id]
