@@ -5,7 +5,8 @@ keeps in its first record of a run. It is cheap: package versions come from
 `importlib.metadata` (nothing is imported to learn a version), torch is asked about
 devices only when the program has imported it already, and the parts that cannot change
 while a process runs (versions, platform, host, user) are computed once per process;
-the git commit is asked afresh each time (a few milliseconds).
+so is the git commit of each working directory (asking git takes several milliseconds;
+`git_commit()` asks afresh).
 
 Environment variables are never copied wholesale: only the launcher's variables that
 explain a run (ranks, world size, master address, torchelastic, SLURM, accelerate's
@@ -95,7 +96,7 @@ def fingerprint(*, rank: int | None = None, world_size: int | None = None) -> di
         "world_size": world_size if world_size is not None else _int_env("WORLD_SIZE", 1),
         "devices": _devices(),
         "launcher": _launcher_env(),
-        "git": git_commit(),
+        "git": _git_commit_cached(_cwd()),
     }
     return out
 
@@ -206,6 +207,17 @@ def git_commit(path: str | os.PathLike[str] | None = None) -> dict[str, Any] | N
     if cwd is None:
         return None
     return _git_commit(cwd)
+
+
+@functools.lru_cache(maxsize=64)
+def _git_commit_cached(cwd: str | None) -> dict[str, Any] | None:
+    """`git_commit` of `cwd` as first seen by this process.
+
+    Asking git costs two processes (and a walk of the work tree for ``dirty``), several
+    milliseconds: a process that sets up many runs pays it once per directory. The
+    fingerprint therefore says what the checkout was at the first set-up of the process.
+    """
+    return _git_commit(cwd) if cwd is not None else None
 
 
 def _git_commit(cwd: str) -> dict[str, Any] | None:

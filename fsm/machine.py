@@ -414,7 +414,13 @@ class TrainerInit:
         )
 
     def _environment(self) -> dict[str, Any]:
-        """The environment fingerprint recorded with InitStarted (see `events.environment`)."""
+        """The environment fingerprint recorded with InitStarted (see `events.environment`).
+
+        Only the audit log needs it; without one, InitStarted carries an empty dict and the
+        set-up skips the work (package versions, devices, git).
+        """
+        if self.audit is None:
+            return {}
         from events.environment import fingerprint
 
         return fingerprint(rank=self.bus.rank, world_size=self.bus.world_size)
