@@ -11,7 +11,6 @@ from __future__ import annotations
 import sys
 from typing import IO, Any, Literal
 
-from events.redact import redact
 from events.types import (
     Event,
     GuardRejected,
@@ -97,6 +96,6 @@ class StructlogSubscriber:
         if LEVELS[level] < LEVELS[self.level]:
             return
         log = self.logger.bind(run_id=event.run_id, phase=event.phase, rank=event.rank)
-        fields = redact(event.payload)
+        fields = event.redacted_payload()
         fields.update(seq=event.seq, attempt=event.attempt)
         getattr(log, level)(event.name, **fields)

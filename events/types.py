@@ -93,6 +93,17 @@ class Event:
             type.__setattr__(type(self), "_payload_cache", names)
         return {n: getattr(self, n) for n in names}
 
+    def redacted_payload(self) -> dict[str, Any]:
+        """`payload` with every secret redacted (`events.redact.redact`), computed once
+        per event however many subscribers (logger, audit log) ask for it."""
+        cached = self.__dict__.get("_redacted_payload")
+        if cached is None:
+            from events.redact import redact
+
+            cached = redact(self.payload)
+            object.__setattr__(self, "_redacted_payload", cached)  # a cache, not a field
+        return dict(cached)
+
     def to_dict(self) -> dict[str, Any]:
         """A flat, JSON-able dict: ``{"event": name, <envelope>, <payload>}``."""
         out: dict[str, Any] = {"event": self.name}

@@ -32,6 +32,8 @@ __all__ = [
     "jsonable",
     "key_from_env",
     "record_hash",
+    "safe_payload",
+    "sealed_line",
     "utc_iso",
 ]
 
@@ -68,6 +70,23 @@ FIELDS = (
 def canonical(obj: Any) -> bytes:
     """The canonical JSON encoding of `obj`: sorted keys, compact, ASCII only."""
     return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False).encode("ascii")
+
+
+def sealed_line(record: dict[str, Any], key: bytes | None) -> bytes:
+    """Set ``record["hash"]`` and return the record's canonical line, encoding it once.
+
+    The hash covers the canonical encoding without the ``hash`` field; in the sorted
+    encoding ``hash`` sits between ``event`` and ``mono``, so the line is that same
+    encoding with the field spliced in (checked against a full encoding if the splice
+    point is not where it must be).
+    """
+    body = canonical(record)
+    digest = hmac.new(key, body, hashlib.sha256).hexdigest() if key else hashlib.sha256(body).hexdigest()
+    record["hash"] = digest
+    cut = body.find(b',"mono":')
+    if cut < 0 or b',"mono":' in body[:cut]:  # pragma: no cover - a record always has "mono"
+        return canonical(record) + b"\n"
+    return body[:cut] + b',"hash":"' + digest.encode("ascii") + b'"' + body[cut:] + b"\n"
 
 
 def record_hash(record: Mapping[str, Any], key: bytes | None) -> str:
@@ -130,6 +149,8 @@ def jsonable(value: Any, *, text: Callable[[str], str] = str, _depth: int = 0) -
     return text(str(value))
 
 
-def safe_payload(payload: Mapping[str, Any]) -> dict[str, Any]:
-    """An event's payload as it goes into a record: redacted, then plain JSON data."""
-    return jsonable(redact(dict(payload)), text=scrub_text)  # str() of an object may reveal a secret
+def safe_payload(payload: Mapping[str, Any], *, redacted: bool = False) -> dict[str, Any]:
+    """An event's payload as it goes into a record: redacted (unless it already is), then
+    plain JSON data."""
+    clean = dict(payload) if redacted else redact(dict(payload))
+    return jsonable(clean, text=scrub_text)  # str() of an object may reveal a secret

@@ -29,10 +29,9 @@ from typing import Any
 from events.audit._record import (
     GENESIS,
     SCHEMA_VERSION,
-    canonical,
     key_from_env,
-    record_hash,
     safe_payload,
+    sealed_line,
     utc_iso,
 )
 from events.exceptions import EventsError
@@ -185,13 +184,13 @@ class AuditSink:
             "event": event.name,
             "phase": event.phase,
             "attempt": event.attempt,
-            "payload": safe_payload(event.payload),
+            "payload": safe_payload(event.redacted_payload(), redacted=True),
             "prev": self.head,
             "alg": "hmac-sha256" if self._key else "sha256",
         }
-        record["hash"] = record_hash(record, self._key)
+        line = sealed_line(record, self._key)
         self.records.append(record)
-        self._lines.append(canonical(record) + b"\n")
+        self._lines.append(line)
         return True
 
     def _observe(self, event: Event) -> None:
