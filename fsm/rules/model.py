@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from fsm.guards import GuardSubject, rule
+from handlers.introspection import unwrap
 
 __all__ = ["loss_problem"]
 
@@ -31,17 +32,6 @@ _SPAN_LABELS = ("start_positions", "end_positions")
 def _is_module(obj: Any) -> bool:
     torch = sys.modules.get("torch")  # an nn.Module cannot exist before torch is imported
     return torch is not None and isinstance(obj, torch.nn.Module)
-
-
-def _unwrap(model: Any) -> Any:
-    seen = set()
-    while id(model) not in seen:
-        seen.add(id(model))
-        inner = getattr(model, "module", None) or getattr(model, "_orig_mod", None)
-        if inner is None:
-            break
-        model = inner
-    return model
 
 
 @functools.lru_cache(maxsize=256)
@@ -75,7 +65,7 @@ def loss_problem(model: Any, s: GuardSubject) -> str | None:
         return None
     if getattr(s.config, "loss_computed_by_trainer", False):  # a transformers Trainer subclass's compute_loss
         return None
-    model = _unwrap(model)
+    model = unwrap(model)
     facts = _facts(model)
     if facts is None:
         return None
