@@ -14,10 +14,6 @@ trainer-fsm runs with subscribers off (``log=False``, audit off). The added time
 the median of the paired differences (fsm minus hand-written, timed side by side).
 Targets: under 1 ms added per set-up at every size, and flat as the model grows
 (largest minus smallest added time under 1 ms).
-
-A what-if subject runs with the environment fingerprint's git lookup answered from a
-cache (the remedy the notes propose), so that the figure a fix would reach is measured
-in the same run, not guessed.
 """
 
 from __future__ import annotations
@@ -131,15 +127,8 @@ def run(settings: Settings | None = None) -> Section:
                 return handwritten_setup(model, data, output_dir)
 
             subjects[f"{size}/fsm"], subjects[f"{size}/handwritten"] = fsm, hand
-        what_if = _git_cached(subjects["small/fsm"])
-        if what_if is not None:
-            subjects["small/fsm_git_cached"] = what_if
         # every size in one round-robin, so that the machine's drift hits all sizes alike
         times = interleaved(subjects, reps, warmup=settings.reps(3, 1))
-        if what_if is not None:
-            section.raw["git_cached_added_s"] = paired_median_difference(
-                times["small/fsm_git_cached"], times["small/handwritten"]
-            )
         for size, model in models.items():
             fsm_times, hand_times = times[f"{size}/fsm"], times[f"{size}/handwritten"]
             added[size] = paired_median_difference(fsm_times, hand_times)
@@ -188,41 +177,7 @@ def run(settings: Settings | None = None) -> Section:
             f"{info['handwritten_median_s'] * 1e3:.3f} ms | {info['fsm_median_s'] * 1e3:.3f} ms | "
             f"{info['added_s'] * 1e3:.3f} ms |"
         )
-    if "git_cached_added_s" in section.raw:
-        section.details.append("")
-        section.details.append(
-            "What would close most of the gap, measured in the same round-robin: with the environment "
-            "fingerprint's git lookup answered from a per-process cache (`events.environment.git_commit` "
-            "stood in by a function returning the first answer), the small model's added time is "
-            f"{section.raw['git_cached_added_s'] * 1e3:.3f} ms."
-        )
     return section
-
-
-def _git_cached(fsm: Any) -> Any:
-    """`fsm` with the fingerprint's git lookup answered from a cache: a what-if subject.
-
-    None when `events.environment` has no `git_commit` to stand in for (then there is no
-    git lookup to cache).
-    """
-    import events.environment as environment
-
-    original = getattr(environment, "git_commit", None)
-    if original is None:
-        return None
-    answer = original()
-
-    def cached(path: Any = None) -> Any:
-        return answer
-
-    def run_cached() -> Any:
-        environment.git_commit = cached
-        try:
-            return fsm()
-        finally:
-            environment.git_commit = original
-
-    return run_cached
 
 
 def _count(n: int) -> str:

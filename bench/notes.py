@@ -16,21 +16,19 @@ __all__ = ["REMEDIES", "missed_notes"]
 
 REMEDIES: dict[str, str] = {
     "events/environment.py": (
-        "`fingerprint()` runs for every set-up (InitStarted carries it, even with log and "
-        "audit off) and `git_commit()` spawns two git processes each time (`git rev-parse "
-        "HEAD` and `git status --porcelain`, the latter walking the whole work tree). Read "
-        "`.git/HEAD` and the ref it names directly (no process), cache the answer per "
-        "directory for the life of the process, and build the fingerprint only when a "
-        "subscriber (the audit sink) listens to InitStarted."
+        "the environment fingerprint (InitStarted, audit log on) is built for every set-up; "
+        "since 6d973a5 only when the audit log is on, with git asked once per directory per "
+        "process (the first set-up of a process still pays two git processes, several "
+        "milliseconds). What is left is per set-up: the devices, the launcher variables and "
+        "their redaction; cache what cannot change within a process."
     ),
     "events/redact.py": (
-        "the structlog subscriber and the audit sink each `redact()` every event's payload. "
-        "Each `redact()` call first checks whether the environment changed by building "
-        "`tuple(os.environ._data.items())` and comparing it with the cached one, and every "
-        "string that contains a hint such as 'key', 'auth' or 'session' goes through four "
-        "regular-expression substitutions. Take the environment's secret values once per "
-        "set-up (a scrubber built at InitStarted and shared by the subscribers), and redact "
-        "each event's payload once for all subscribers instead of once per subscriber."
+        "since 7a0b29c each event's payload is redacted once for all subscribers "
+        "(`Event.redacted_payload`). Each `redact()` still checks whether the environment "
+        "changed by building `tuple(os.environ._data.items())` and comparing it with the "
+        "cached one, and every string that contains a hint such as 'key', 'auth' or "
+        "'session' goes through four regular-expression substitutions. Take the "
+        "environment's secret values once per set-up (at InitStarted) and share them."
     ),
     "events/audit/sink.py": (
         "the sink keeps its file open between records and writes each record whole with one "
@@ -42,9 +40,10 @@ REMEDIES: dict[str, str] = {
         "for any crash after the thread finishes."
     ),
     "events/audit/_record.py": (
-        "each record is encoded canonically (sorted keys, a JSON dump) and hashed with "
-        "SHA-256; encoding twice (once for the hash, once for the line) can become once "
-        "by hashing the canonical bytes and then appending the hash field to them."
+        "each record is made JSON-able, encoded canonically (sorted keys) and hashed with "
+        "SHA-256, once since 7a0b29c (the hash is spliced into the canonical line); what is "
+        "left is the JSON encoding and the payload walk (`jsonable`), proportional to the "
+        "payload's size (InitStarted, with the config and the environment, is the big one)."
     ),
     "transitions": (
         "a `transitions.Machine` is built for every `TrainerInit` (13 states, 33 transitions "
@@ -79,7 +78,7 @@ _SHARED = {"accelerate", "torch", "(bench)", "bench/_core.py", "bench/bench_setu
 def missed_notes(sections: list[Section]) -> list[str]:
     """Markdown paragraphs on the rows that missed their targets, one per measurement."""
     by_number = {s.number: s for s in sections}
-    context = (by_number.get("P"), by_number.get("3"), by_number.get("5, 7"), by_number.get("2, 7"))
+    context = (by_number.get("P"), by_number.get("3"), by_number.get("5, 7"))
     groups: dict[str, list[Row]] = {}
     for section in sections:
         for row in section.rows:
@@ -138,13 +137,7 @@ def _events_text(events: Section | None) -> str:
     )
 
 
-def _note(
-    rows: list[Row],
-    profile: Section | None,
-    cold: Section | None,
-    events: Section | None,
-    overhead: Section | None,
-) -> str:
+def _note(rows: list[Row], profile: Section | None, cold: Section | None, events: Section | None) -> str:
     missed = "; ".join(f"{r.what}: {r.formatted()} (target {r.target})" for r in rows)
     head = f"- **{missed}**."
     group = rows[0].key.split(".")[0]
@@ -156,12 +149,6 @@ def _note(
             extra = (
                 " The added time grows with the model: per-parameter work outside the anchor "
                 "(`model_devices()` before placing, `describe_model()`) is the place to look."
-            )
-        cached = overhead.raw.get("git_cached_added_s") if overhead is not None else None
-        if cached is not None:
-            extra += (
-                f" Measured in the same run: with the fingerprint's git lookup cached per process, "
-                f"the small model's added time is {cached * 1e3:.2f} ms."
             )
         return "\n".join([head + extra, "", _areas_text(profile, "all off")])
     if group == "cold":
