@@ -28,13 +28,17 @@ REMEDIES: dict[str, str] = {
         "changed by building `tuple(os.environ._data.items())` and comparing it with the "
         "cached one, and every string that contains a hint such as 'key', 'auth' or "
         "'session' goes through four regular-expression substitutions. Take the "
-        "environment's secret values once per set-up (at InitStarted) and share them."
+        "environment's secret values once per set-up (at InitStarted) and share them. With "
+        "log and audit off, the call left is `InitConfig.to_dict()` (about 90 fields, "
+        "redacted) for InitStarted's config: build it only when someone listens to "
+        "InitStarted."
     ),
     "events/audit/sink.py": (
         "the sink keeps its file open between records and writes each record whole with one "
         "`os.write` as it arrives (microseconds each); most of its time is the `os.fsync` at "
-        "InitReady, the durable point the audit issue asks for (about 4 ms per call on this "
-        "machine's ext4 disk when profiled with cProfile while these notes were written). "
+        "InitReady, the durable point the audit issue asks for (from a fraction of a "
+        "millisecond to about 4 ms per call on this machine's ext4 disk, depending on what "
+        "else is writing to it). "
         "Issuing that fsync from a background thread (joined when the sink closes, or at "
         "interpreter exit) would take it off the set-up's path while keeping the guarantee "
         "for any crash after the thread finishes."
@@ -149,6 +153,13 @@ def _note(rows: list[Row], profile: Section | None, cold: Section | None, events
             extra = (
                 " The added time grows with the model: per-parameter work outside the anchor "
                 "(`model_devices()` before placing, `describe_model()`) is the place to look."
+            )
+        top = _top_areas(profile, "all off")
+        if top:
+            gap = min(r.value for r in rows if r.key != "overhead.flat" and r.value is not None) - 1.0
+            extra += (
+                f" The gap to the target is {gap:.2f} ms per set-up; the five areas below add up to "
+                f"{sum(t[1] for t in top) * 1e3:.2f} ms in the (sampling-inflated) profile."
             )
         return "\n".join([head + extra, "", _areas_text(profile, "all off")])
     if group == "cold":
