@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -102,7 +103,7 @@ class SetupContext:
 
     def snapshot(self) -> dict[str, Any]:
         """The products as a shallow dict; `restore` puts them back."""
-        snap = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name not in self._FIXED}
+        snap = {name: getattr(self, name) for name in _product_names()}
         snap["undo"] = dict(self.undo)
         snap["memory_metrics"] = dict(self.memory_metrics)
         return snap
@@ -118,3 +119,9 @@ class SetupContext:
     def is_main_process(self) -> bool:
         """Whether this process is the main one (True before the accelerator exists)."""
         return self.accelerator is None or bool(self.accelerator.is_main_process)
+
+
+@functools.cache
+def _product_names() -> tuple[str, ...]:
+    """The context's product fields (all but config, inputs and bus), computed once."""
+    return tuple(f.name for f in dataclasses.fields(SetupContext) if f.name not in SetupContext._FIXED)
