@@ -63,8 +63,10 @@ REMEDIES: dict[str, str] = {
         "setting of the 'all on' run."
     ),
     "handlers/context.py": (
-        "`SetupContext.snapshot()` walks `dataclasses.fields()` (about 40 fields) before "
-        "every phase; cache the field names on the class."
+        "`SetupContext.snapshot()` copies about 40 product fields before every phase (their "
+        "names computed once since 8891d4b), and `SetupInputs.as_dict()` builds the guards' "
+        "view of the inputs for every phase; snapshot only the fields a phase writes (phases "
+        "would declare them, as they declare `reads`) and build the inputs' dict once per set-up."
     ),
     "fsm/guards.py": "the guards run over the whole config for each phase; run each rule once per set-up "
     "where its inputs cannot change between phases.",
