@@ -161,7 +161,8 @@ def run(settings: Settings | None = None) -> Section:
         section.details.append(
             f"**{name}** ({result['profiler']}, {result['count']} set-ups of the tiny MLP, "
             f"{total * 1e3:.2f} ms per set-up sampled; standard library and builtins are charged "
-            "to their nearest caller):"
+            "to their nearest caller, and a garbage-collection pause to whatever code runs when it "
+            "happens, so allocation-heavy subscribers can inflate other areas):"
         )
         section.details.append("")
         section.details += _table("area", result["areas"], total, 12)
