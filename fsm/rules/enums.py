@@ -1,4 +1,5 @@
-"""Rules on named choices: every strategy, scheduler, optimizer and hub strategy is a known one.
+"""Rules on named choices: every strategy, scheduler, optimizer, hub strategy and log level is a
+known one, one rule per field, registered from one table.
 
 The valid values are transformers' (5.x): `IntervalStrategy`, `SaveStrategy`,
 `HubStrategy`, `SchedulerType` and `OptimizerNames`. Each message lists them.
@@ -7,8 +8,9 @@ The valid values are transformers' (5.x): `IntervalStrategy`, `SaveStrategy`,
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
+from fsm.config import LOG_LEVELS
 from fsm.guards import GuardSubject, rule
 
 __all__ = ["HUB_STRATEGIES", "INTERVAL_STRATEGIES", "OPTIMIZERS", "SAVE_STRATEGIES", "SCHEDULERS", "unknown_choice"]
@@ -84,37 +86,51 @@ def unknown_choice(name: str, value: str, choices: tuple[str, ...]) -> Iterator[
     yield f"{name}={value!r} is not one of {', '.join(repr(c) for c in choices)}", hint
 
 
-@rule("enums.eval_strategy", fields=("eval_strategy",))
-def eval_strategy(s: GuardSubject) -> Iterator[tuple[str, str]]:
-    """`eval_strategy` is one of no, steps, epoch."""
-    yield from unknown_choice("eval_strategy", s.config.eval_strategy, INTERVAL_STRATEGIES)
+# rule id, field, valid values, what the rule checks
+_CHOICES: tuple[tuple[str, str, tuple[str, ...], str], ...] = (
+    ("enums.eval_strategy", "eval_strategy", INTERVAL_STRATEGIES, "`eval_strategy` is one of no, steps, epoch."),
+    (
+        "enums.logging_strategy",
+        "logging_strategy",
+        INTERVAL_STRATEGIES,
+        "`logging_strategy` is one of no, steps, epoch.",
+    ),
+    ("enums.save_strategy", "save_strategy", SAVE_STRATEGIES, "`save_strategy` is one of no, steps, epoch, best."),
+    (
+        "enums.hub_strategy",
+        "hub_strategy",
+        HUB_STRATEGIES,
+        "`hub_strategy` is one of end, every_save, checkpoint, all_checkpoints.",
+    ),
+    (
+        "enums.lr_scheduler_type",
+        "lr_scheduler_type",
+        SCHEDULERS,
+        "`lr_scheduler_type` is a scheduler transformers knows (linear, cosine, ...).",
+    ),
+    ("enums.optim", "optim", OPTIMIZERS, "`optim` is an optimizer name transformers knows (adamw_torch, sgd, ...)."),
+    (
+        "logging.log_level",
+        "log_level",
+        LOG_LEVELS,
+        "`log_level` is one of passive, debug, info, warning, error, critical.",
+    ),
+    (
+        "logging.log_level_replica",
+        "log_level_replica",
+        LOG_LEVELS,
+        "`log_level_replica` (the other processes' level) is a known level name.",
+    ),
+)
 
 
-@rule("enums.logging_strategy", fields=("logging_strategy",))
-def logging_strategy(s: GuardSubject) -> Iterator[tuple[str, str]]:
-    """`logging_strategy` is one of no, steps, epoch."""
-    yield from unknown_choice("logging_strategy", s.config.logging_strategy, INTERVAL_STRATEGIES)
+def _choice_check(field: str, choices: tuple[str, ...]) -> Callable[[GuardSubject], Iterator[tuple[str, str]]]:
+    def check(s: GuardSubject) -> Iterator[tuple[str, str]]:
+        yield from unknown_choice(field, getattr(s.config, field), choices)
+
+    check.__name__ = check.__qualname__ = field
+    return check
 
 
-@rule("enums.save_strategy", fields=("save_strategy",))
-def save_strategy(s: GuardSubject) -> Iterator[tuple[str, str]]:
-    """`save_strategy` is one of no, steps, epoch, best."""
-    yield from unknown_choice("save_strategy", s.config.save_strategy, SAVE_STRATEGIES)
-
-
-@rule("enums.hub_strategy", fields=("hub_strategy",))
-def hub_strategy(s: GuardSubject) -> Iterator[tuple[str, str]]:
-    """`hub_strategy` is one of end, every_save, checkpoint, all_checkpoints."""
-    yield from unknown_choice("hub_strategy", s.config.hub_strategy, HUB_STRATEGIES)
-
-
-@rule("enums.lr_scheduler_type", fields=("lr_scheduler_type",))
-def lr_scheduler_type(s: GuardSubject) -> Iterator[tuple[str, str]]:
-    """`lr_scheduler_type` is a scheduler transformers knows (linear, cosine, ...)."""
-    yield from unknown_choice("lr_scheduler_type", s.config.lr_scheduler_type, SCHEDULERS)
-
-
-@rule("enums.optim", fields=("optim",))
-def optim(s: GuardSubject) -> Iterator[tuple[str, str]]:
-    """`optim` is an optimizer name transformers knows (adamw_torch, sgd, ...)."""
-    yield from unknown_choice("optim", s.config.optim, OPTIMIZERS)
+for _rule_id, _field, _choices, _description in _CHOICES:
+    rule(_rule_id, fields=(_field,), description=_description)(_choice_check(_field, _choices))
