@@ -16,13 +16,15 @@ pytestmark = pytest.mark.multiprocess
 
 REPO = Path(__file__).resolve().parents[2]
 SCRIPT = """
-import json, sys
+import json, pathlib, sys
 from fsm import InitConfig, TrainerInit
 from fsm.demo import demo_inputs
 
 init = TrainerInit(InitConfig(output_dir=sys.argv[1], use_cpu=True), **demo_inputs("mlp", samples=16), log=False)
 setup = init.run()
-print(json.dumps({"rank": init.bus.rank, "audit_path": setup.audit_path}))
+# one report file per rank: two processes printing at once can interleave their lines
+report = pathlib.Path(sys.argv[2]) / f"rank{init.bus.rank}.json"
+report.write_text(json.dumps({"rank": init.bus.rank, "audit_path": setup.audit_path}))
 """
 
 
@@ -31,9 +33,11 @@ def test_each_rank_writes_its_own_verifying_file(tmp_path):
     script = tmp_path / "set_up.py"
     script.write_text(SCRIPT)
     out = tmp_path / "out"
+    reports = tmp_path / "reports"
+    reports.mkdir()
     env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
     done = subprocess.run(
-        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", str(script), str(out)],
+        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", str(script), str(out), str(reports)],
         capture_output=True,
         text=True,
         env=env,
@@ -42,7 +46,7 @@ def test_each_rank_writes_its_own_verifying_file(tmp_path):
         cwd=tmp_path,
     )
     assert done.returncode == 0, done.stderr[-3000:]
-    reported = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
+    reported = [json.loads(p.read_text()) for p in sorted(reports.iterdir())]
     assert sorted(r["rank"] for r in reported) == [0, 1]
     files = sorted(p.name for p in out.iterdir())
     assert files == ["trainer_fsm_audit.jsonl", "trainer_fsm_audit_rank1.jsonl"]
