@@ -36,8 +36,9 @@ def test_each_rank_writes_its_own_verifying_file(tmp_path):
     reports = tmp_path / "reports"
     reports.mkdir()
     env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
+    torchrun = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2"]
     done = subprocess.run(
-        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", str(script), str(out), str(reports)],
+        [*torchrun, str(script), str(out), str(reports)],
         capture_output=True,
         text=True,
         env=env,
