@@ -310,10 +310,15 @@ class CallbacksRegistered(FactEvent):
 
 @dataclass(frozen=True, kw_only=True)
 class OutputPrepared(FactEvent):
-    """Phase `prepare_output`: the output directory and hub repository."""
+    """Phase `prepare_output`: the output directory and hub repository.
+
+    `created_dirs` are the directories the phase created, deepest first (its rollback
+    removes them again while they are empty).
+    """
 
     output_dir: str = ""
     created: bool = False
+    created_dirs: list[str] = field(default_factory=list)
     main_process: bool = True
     hub_repo: str | None = None
 

@@ -108,6 +108,7 @@ class PrepareOutputPhase(Phase):
         return OutputPrepared(
             output_dir=str(output_dir),
             created=bool(created),
+            created_dirs=[str(p) for p in created],
             main_process=is_main,
             hub_repo=repo_id,
         )

@@ -44,7 +44,6 @@ from events.types import (
     OutputPrepared,
     PhaseFailed,
     PhaseRolledBack,
-    PhaseStarted,
     Reconfigured,
 )
 
@@ -113,7 +112,6 @@ class AuditSink:
         self._output_dir: str | None = None
         self._dir_existed = False
         self._output_ready = False
-        self._missing_before: list[Path] = []
         self._dirs_created: list[Path] = []
         self._created_file = False
         self._refused: set[str] = set()  # other runs' ids, refused once each
@@ -200,12 +198,10 @@ class AuditSink:
             self._set_output_dir(event.config.get("output_dir"))
         elif isinstance(event, Reconfigured) and "output_dir" in event.changes:
             self._set_output_dir(event.changes["output_dir"])
-        elif isinstance(event, PhaseStarted) and event.phase == "prepare_output":
-            self._missing_before = _missing_dirs(Path(self._resolved_dir()).absolute())
         elif isinstance(event, OutputPrepared):
             self._output_dir = event.output_dir
             self._output_ready = True
-            self._dirs_created = list(self._missing_before) if event.created else []
+            self._dirs_created = [Path(d) for d in event.created_dirs]
         elif isinstance(event, PhaseRolledBack) and event.phase == "prepare_output":
             self._output_ready = False
             self._release()
@@ -305,16 +301,6 @@ def _is_flush_point(event: Event) -> bool:
     if isinstance(event, PhaseRolledBack):
         return event.reason == "cancelled"
     return isinstance(event, InitFailed)
-
-
-def _missing_dirs(path: Path) -> list[Path]:
-    """`path` and those of its parents that do not exist, deepest first."""
-    missing = []
-    for candidate in (path, *path.parents):
-        if candidate.exists():
-            break
-        missing.append(candidate)
-    return missing
 
 
 def _ends_with_newline(path: Path) -> bool:
